@@ -1,0 +1,385 @@
+"""The DATE declarations schema, loading (CSV/Parquet) and validation.
+
+Every administration names its columns differently, so files are read through a column mapping
+(canonical key -> file column, ``data.columns`` in the config) and renamed to the canonical DATE
+names. Nothing is coerced silently: a value that does not parse is an error naming the file, the
+column and the first offending rows (1-based data rows; in a CSV, file line = row + 1).
+
+Identifier values (declaration, importer, declarant ids) are confidential in real customs data, so
+errors never quote them: they give row numbers only. Numbers, dates and labels are quoted, because
+seeing the bad value is what makes an error quick to fix.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+# canonical key (config) -> canonical column name (the DATE schema)
+CANONICAL: dict[str, str] = {
+    "id": "sgd.id",
+    "date": "sgd.date",
+    "importer": "importer.id",
+    "declarant": "declarant.id",
+    "country": "country",
+    "office": "office.id",
+    "tariff": "tariff.code",
+    "quantity": "quantity",
+    "weight": "gross.weight",
+    "fob": "fob.value",
+    "cif": "cif.value",
+    "taxes": "total.taxes",
+    "illicit": "illicit",
+    "revenue": "revenue",
+}
+ID_COLUMNS = ("sgd.id", "importer.id", "declarant.id", "country", "office.id")
+# identifiers whose values must never appear in a message (country codes are public)
+CONFIDENTIAL_COLUMNS = ("sgd.id", "importer.id", "declarant.id", "office.id")
+NONNEG_COLUMNS = ("quantity", "gross.weight", "fob.value", "cif.value", "total.taxes")
+LABEL_COLUMNS = ("illicit", "revenue")
+MAX_SHOWN = 5
+CSV_SUFFIXES = (".csv", ".txt", ".gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class DataValidationError(ValueError):
+    """A declarations file was refused. Names the file, the column and the first offending rows."""
+
+    def __init__(self, file: str | os.PathLike, problem: str, column: str | None = None,
+                 rows: Sequence[int] = (), values: Sequence[object] = ()):
+        self.file = str(file)
+        self.column = column
+        self.rows = [int(r) for r in rows]
+        self.problem = problem
+        where = f"column '{column}': " if column else ""
+        msg = f"{self.file}: {where}{problem}"
+        if self.rows:
+            shown = ", ".join(str(r) for r in self.rows[:MAX_SHOWN])
+            more = f" (and {len(self.rows) - MAX_SHOWN} more)" if len(self.rows) > MAX_SHOWN else ""
+            csv_hint = "; CSV line = row + 1" if not self.file.lower().endswith(PARQUET_SUFFIXES) else ""
+            msg += f" at row(s) {shown}{more} (1-based data rows{csv_hint})"
+        if len(values):
+            msg += f"; offending values: {', '.join(_show(v) for v in list(values)[:MAX_SHOWN])}"
+        super().__init__(msg)
+
+
+def _show(value: object) -> str:
+    # numpy scalars repr as "np.float64(2.0)"; users want to see 2.0
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    """How to read a file: column mapping, date format, tariff code length, labels required.
+
+    ``date_format`` is a strptime format; ``None`` means ISO 8601. ``tariff_digits`` is the length of
+    the national tariff code (10 for HS10, 8 for the EU's CN8): longer codes are refused, and HS6 is
+    ``code // 10**(tariff_digits - 6)`` downstream.
+    """
+
+    columns: Mapping[str, str] | None = None
+    date_format: str | None = "%y-%m-%d"
+    tariff_digits: int = 10
+    require_labels: bool = True
+
+    def mapping(self) -> dict[str, str]:
+        """canonical column name -> file column name."""
+        cols = dict(self.columns or {})
+        unknown = set(cols) - set(CANONICAL)
+        if unknown:
+            raise ValueError(f"data.columns: unknown keys {sorted(unknown)}; expected {sorted(CANONICAL)}")
+        out = {CANONICAL[k]: str(cols.get(k, CANONICAL[k])) for k in CANONICAL}
+        # two keys on one file column would validate one column twice and silently lose the other
+        seen: dict[str, str] = {}
+        for canon, name in out.items():
+            if name in seen:
+                raise ValueError(f"data.columns: '{seen[name]}' and '{canon}' both map to file column '{name}'")
+            seen[name] = canon
+        if int(self.tariff_digits) < 6:
+            raise ValueError(f"data.tariff_digits={self.tariff_digits}: must be at least 6 (HS6)")
+        return out
+
+
+def read_table(path: str | os.PathLike, max_rows: int | None = None) -> pd.DataFrame:
+    """Read a CSV (strict UTF-8, every cell as text) or Parquet file without interpreting values.
+
+    CSV cells stay text so that validation, not the CSV parser, decides what a value means (the
+    parser would turn "NA" into NaN, or a stray letter into a silently object-typed column).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(path, "file not found")
+    if not path.is_file():
+        raise DataValidationError(path, "not a regular file")
+    if path.stat().st_size == 0:
+        raise DataValidationError(path, "the file is empty (0 bytes)")
+    suffix = path.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(path, max_rows)
+    if suffix not in CSV_SUFFIXES:
+        raise DataValidationError(path, f"unsupported format {suffix or '(no suffix)'!r} (use .csv, .csv.gz or .parquet)")
+    return _read_csv(path, max_rows)
+
+
+def _read_parquet(path: Path, max_rows: int | None) -> pd.DataFrame:
+    try:
+        if max_rows:
+            import pyarrow.parquet as pq
+
+            batches = pq.ParquetFile(path).iter_batches(batch_size=int(max_rows))
+            first = next(batches, None)
+            return first.to_pandas() if first is not None else pd.read_parquet(path).iloc[:0]
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DataValidationError(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_csv(path: Path, max_rows: int | None) -> pd.DataFrame:
+    opts = dict(dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+                encoding_errors="strict", skip_blank_lines=False)
+    try:
+        header = pd.read_csv(path, header=None, nrows=1, **opts)
+        df = pd.read_csv(path, nrows=int(max_rows) if max_rows else None, **opts)
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(path, "the file is empty (no header)") from exc
+    except pd.errors.ParserError as exc:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if m:
+            line = int(m.group(2))
+            raise DataValidationError(path, f"row has {m.group(3)} fields, the header has {m.group(1)}",
+                                      rows=[line - 1]) from exc
+        raise DataValidationError(path, f"malformed CSV: {exc}") from exc
+    except OSError as exc:  # permissions, a damaged .gz, ...
+        raise DataValidationError(path, f"cannot read the file ({type(exc).__name__}: {exc})") from exc
+
+    names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
+    if not isinstance(df.index, pd.RangeIndex):
+        # every row has more fields than the header (typically a trailing delimiter): pandas would
+        # silently use the first column as the index and shift every column by one
+        raise DataValidationError(path, "rows have more fields than the header (trailing delimiter?)",
+                                  column=names[-1] if names else None, rows=[1])
+    # pandas renamed a repeated header name's second copy to "<name>.1"; validation refuses it once
+    # it knows the header is a header (in a headerless file the "names" are confidential data)
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        df.attrs["duplicate_columns"] = dups
+    # blank lines are kept (skip_blank_lines=False) so that row numbers match file lines; trailing
+    # blank lines are harmless editor artefacts, interior ones are refused by validation
+    blank = (df == "").all(axis=1).to_numpy()
+    n = len(df)
+    while n and blank[n - 1]:
+        n -= 1
+    return df.iloc[:n] if n < len(df) else df
+
+
+def _encoding_error(path: Path) -> DataValidationError:
+    """Locate the first invalid UTF-8 byte (pandas reports an offset inside its read buffer only)."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    base, newlines, header_line = 0, 0, b""
+    offset, bad_byte = None, None
+    with opener(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                offset = base - len(pending) + exc.start
+                data = pending + chunk
+                bad_byte = data[exc.start]
+                newlines += data[: exc.start].count(b"\n") - pending.count(b"\n")
+                break
+            newlines += chunk.count(b"\n")
+            base += len(chunk)
+    if offset is None:  # truncated multi-byte sequence at the very end
+        offset, bad_byte = base, 0
+    line = newlines + 1
+    if offset < 2:
+        with opener(path, "rb") as f:
+            bom = f.read(2)
+        if bom in (b"\xff\xfe", b"\xfe\xff"):
+            return DataValidationError(path, "the file is UTF-16, not UTF-8; re-encode it "
+                                       "(e.g. iconv -f utf-16 -t utf-8)")
+    # the column: count the fields before the bad byte on its line (decoded leniently, never shown)
+    column = None
+    with opener(path, "rb") as f:
+        header_line = f.readline()
+        f.seek(0)
+        head = f.read(offset + 1)
+    start = head.rfind(b"\n", 0, offset) + 1
+    prefix = head[start:offset].decode("utf-8", errors="replace")
+    names = next(csv.reader([header_line.decode("utf-8", errors="replace").strip("\r\n\ufeff")]), [])
+    field = len(next(csv.reader([prefix]), [""])) - 1 if prefix else 0
+    if line > 1 and 0 <= field < len(names):
+        column = names[field]
+    return DataValidationError(
+        path, f"not valid UTF-8 (byte 0x{bad_byte:02x} at byte offset {offset}, file line {line}); "
+        "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        column=column, rows=[line - 1] if line > 1 else [],
+    )
+
+
+def load_declarations(path: str | os.PathLike, options: SchemaOptions | None = None,
+                      max_rows: int | None = None) -> pd.DataFrame:
+    """Read and validate a declarations file; return it with canonical columns and types.
+
+    Types: ids ``str``; ``sgd.date`` datetime64; ``tariff.code`` int64; money/quantity float64;
+    ``illicit`` int8 and ``revenue`` float64 (only when labels are present/required).
+    ``max_rows`` reads only the first rows (a debug knob for fast runs).
+    """
+    options = options or SchemaOptions()
+    options.mapping()  # a bad mapping is a config error: say so before reading a large file
+    raw = read_table(path, max_rows=max_rows)
+    return validate_declarations(raw, path, options)
+
+
+def validate_declarations(raw: pd.DataFrame, path: str | os.PathLike, options: SchemaOptions) -> pd.DataFrame:
+    """Check ``raw`` against the schema and return the typed canonical frame (or raise).
+
+    Checks run column by column in schema order and stop at the first problem, so an error is
+    always about one column; row numbers are positions in ``raw`` (1-based).
+    """
+    mapping = options.mapping()
+    if len(raw) == 0:
+        raise DataValidationError(path, "the file has a header but no data rows")
+    wanted = [c for c in CANONICAL.values() if options.require_labels or c not in LABEL_COLUMNS]
+    missing = [mapping[c] for c in wanted if mapping[c] not in raw.columns]
+    if missing:
+        found = [str(c) for c in raw.columns]
+        if len(missing) == len(wanted):
+            # nothing matched: the "header" may be a data row, whose cells may be confidential ids
+            seen = f"none of the {len(found)} columns found has an expected name (is the first line a header?)"
+        else:
+            seen = f"found {found[:20]}"
+            if raw.attrs.get("duplicate_columns"):
+                seen += f"; the header repeats {raw.attrs['duplicate_columns']}"
+        raise DataValidationError(
+            path, f"missing column(s) {missing}; {seen} "
+            "(map your names with data.columns.<key>=<your column> or --column key=name)", column=missing[0])
+    dups = raw.attrs.get("duplicate_columns") or []
+    if dups:
+        raise DataValidationError(path, "duplicate column name in the header (pandas would rename the second "
+                                  "copy and use the first)", column=dups[0])
+    has_labels = all(mapping[c] in raw.columns for c in LABEL_COLUMNS)
+    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+
+    for col in ID_COLUMNS:
+        values = raw[mapping[col]]
+        text = values.astype(str).str.strip()
+        bad = values.isna().to_numpy() | (text == "").fillna(True).to_numpy()
+        _refuse(path, mapping[col], bad, "empty identifier")
+        out[col] = text.to_numpy(dtype=object)
+
+    dup = out["sgd.id"].duplicated(keep=False).to_numpy()
+    _refuse(path, mapping["sgd.id"], dup, f"duplicate declaration ids ({int(dup.sum())} rows share an id)")
+
+    out["sgd.date"] = _parse_dates(raw[mapping["sgd.date"]], path, mapping["sgd.date"], options.date_format)
+    out["tariff.code"] = _parse_tariff(raw[mapping["tariff.code"]], path, mapping["tariff.code"],
+                                       options.tariff_digits)
+    for col in NONNEG_COLUMNS:
+        vals = _parse_number(raw[mapping[col]], path, mapping[col])
+        _refuse(path, mapping[col], (vals < 0).to_numpy(), "negative value", raw[mapping[col]])
+        out[col] = vals
+
+    if has_labels:
+        out["illicit"] = _parse_label(raw[mapping["illicit"]], path, mapping["illicit"])
+        rev = _parse_number(raw[mapping["revenue"]], path, mapping["revenue"])
+        _refuse(path, mapping["revenue"], (rev < 0).to_numpy(), "negative revenue", raw[mapping["revenue"]])
+        licit_rev = ((out["illicit"] == 0) & (rev > 0)).to_numpy()
+        _refuse(path, mapping["revenue"], licit_rev, "revenue on licit rows (illicit = 0 but revenue > 0)",
+                raw[mapping["revenue"]])
+        out["revenue"] = rev
+    return out
+
+
+def _refuse(path, column: str, bad: np.ndarray, problem: str, values: pd.Series | None = None) -> None:
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        shown = [] if values is None else list(values.iloc[idx[:MAX_SHOWN]])
+        raise DataValidationError(path, problem, column=column, rows=(idx + 1).tolist(), values=shown)
+
+
+def _missing(values: pd.Series, text: pd.Series) -> np.ndarray:
+    return values.isna().to_numpy() | (text == "").fillna(True).to_numpy()
+
+
+def _parse_number(values: pd.Series, path, column: str) -> pd.Series:
+    """Parse a numeric column; empty, non-numeric and infinite values are errors, never NaN/0."""
+    if pd.api.types.is_bool_dtype(values):
+        raise DataValidationError(path, "boolean column where a number is expected", column=column)
+    if pd.api.types.is_numeric_dtype(values):
+        nums = values.astype("float64")
+        finite = np.isfinite(nums.to_numpy())
+        _refuse(path, column, nums.isna().to_numpy(), "missing value")
+        _refuse(path, column, ~finite, "not a finite number", values)
+        return nums.reset_index(drop=True)
+    text = values.astype(str).str.strip()
+    # pandas' own parser: rejects "1,234", "1_000" and non-ASCII digits that float() would accept
+    nums = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
+    _refuse(path, column, _missing(values, text), "missing value (empty cell)")
+    _refuse(path, column, ~np.isfinite(nums.to_numpy()), "not a finite number", values)
+    return nums.reset_index(drop=True)
+
+
+def _parse_label(values: pd.Series, path, column: str) -> pd.Series:
+    """``illicit`` as 0/1 (a boolean Parquet column is accepted as it is unambiguous)."""
+    if pd.api.types.is_bool_dtype(values) and not values.isna().any():
+        return values.astype(np.int8).reset_index(drop=True)
+    text = values.astype(str).str.strip()
+    _refuse(path, column, _missing(values, text), "missing label (empty cell)")
+    nums = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = ~np.isin(nums.to_numpy(), (0.0, 1.0))
+    _refuse(path, column, bad, "label outside {0, 1}", values)
+    return nums.astype(np.int8).reset_index(drop=True)
+
+
+def _parse_dates(values: pd.Series, path, column: str, fmt: str | None) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values)
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+    elif not pd.api.types.is_string_dtype(values) and values.dtype == object:
+        # Parquet date32 columns arrive as datetime.date objects: already typed, no format needed
+        parsed = pd.to_datetime(values, errors="coerce")
+    else:
+        text = values.astype(str).str.strip()
+        _refuse(path, column, _missing(values, text), "missing date (empty cell)")
+        parsed = pd.to_datetime(text, format=fmt if fmt else "ISO8601", errors="coerce")
+    bad = parsed.isna().to_numpy()
+    _refuse(path, column, bad, f"unparsable date (expected format {fmt or 'ISO 8601'}; set data.date_format)", values)
+    return parsed.astype("datetime64[ns]").reset_index(drop=True)
+
+
+def _parse_tariff(values: pd.Series, path, column: str, digits: int) -> pd.Series:
+    """Tariff codes as integers of at most ``digits`` digits (leading zeros may be lost, as in DATE)."""
+    digits = int(digits)
+    if pd.api.types.is_integer_dtype(values) and not values.isna().any():
+        codes = values.astype("int64")
+        _refuse(path, column, (codes < 0).to_numpy(), "negative tariff code", values)
+    else:
+        text = values.astype(str).str.strip()
+        _refuse(path, column, _missing(values, text), "missing tariff code (empty cell)")
+        # "8432106340.0": a whole number written by a float column (a spreadsheet, a NaN elsewhere)
+        text = text.str.replace(r"\.0$", "", regex=True)
+        bad = ~text.str.fullmatch(r"[0-9]+").fillna(False).to_numpy()
+        _refuse(path, column, bad, "tariff code is not all digits", values)
+        # check the length on the text first: a 25-digit code would overflow int64
+        long_text = (text.str.lstrip("0").str.len() > digits).to_numpy()
+        _refuse(path, column, long_text, f"tariff code longer than data.tariff_digits={digits}", values)
+        codes = text.astype("int64")
+    too_long = (codes >= 10 ** digits).to_numpy()
+    _refuse(path, column, too_long, f"tariff code longer than data.tariff_digits={digits}", values)
+    return codes.reset_index(drop=True)

@@ -1,0 +1,35 @@
+"""``bacuda-train``: the Hydra app. compose config -> data -> model -> fit -> test -> report.
+
+    bacuda-train                                  # quickstart on embedded synthetic data
+    bacuda-train model=xgb_lr data=date_synthetic features.risk_flags=out_of_fold
+    bacuda-train experiment=date_synthetic seed=3 hydra.run.dir=runs/date_s3
+    bacuda-train -m seed=0,1,2,3,4                # a seed sweep (Hydra multirun)
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import hydra
+from omegaconf import DictConfig
+
+from bacuda_research.config import register_resolvers
+from bacuda_research.paths import CONF_DIR
+
+register_resolvers()
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    from bacuda_research.pipeline import run
+
+    report = run(cfg, run_dir=HydraConfig.get().runtime.output_dir)
+    # the returned value is what sweepers (Optuna) optimise
+    return report["metrics"].get("val/f1@mean")
+
+
+if __name__ == "__main__":
+    main()

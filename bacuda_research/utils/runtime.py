@@ -1,0 +1,97 @@
+"""Run-time facts and switches: seeding, thread count, library versions, git SHA, device."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import subprocess
+from importlib import metadata
+from typing import Any
+
+from bacuda_research.paths import REPO_ROOT
+
+_VERSIONED = (
+    "bacuda_research", "torch", "lightning", "hydra-core", "omegaconf", "torchmetrics", "numpy",
+    "pandas", "pyarrow", "scikit-learn", "xgboost", "xgboost-cpu", "transformers", "tokenizers",
+    "pytorch-optimizer", "wandb", "onnxruntime",
+)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) and ask torch for deterministic kernels."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    except ImportError:  # scoring installs have no torch
+        pass
+
+
+def set_threads(threads: int | None) -> int:
+    """Fix the intra-op thread count (torch); returns the count in force.
+
+    Results on CPU are reproducible bit for bit only at the same thread count, so the count is
+    recorded in every report.
+    """
+    n = int(threads) if threads else (os.cpu_count() or 1)
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
+    return n
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the libraries that decide a run's numbers."""
+    out: dict[str, str] = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_sha() -> str | None:
+    """The repository's HEAD commit, with ``-dirty`` when the tree has uncommitted changes."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+        if not sha:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+            capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def device_info(threads: int | None = None) -> dict[str, Any]:
+    """Where the run computed: accelerator, CPU model, cores and torch threads."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads() if threads is None else threads
+        info["cuda"] = torch.cuda.is_available()
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        info["accelerator"] = "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        info["accelerator"] = "cpu"
+    return info

@@ -1,0 +1,49 @@
+"""Shared fixtures. Tests run in-process (composing conf/ with Hydra's compose API) because
+every subprocess pays ~5-9 s of imports here."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED_DATE_FILE = "data/date-synthetic/surrogate-imports-declarations.csv"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory) -> Path:
+    """One cache (generated data, XGBoost stages) per test session, never the user's."""
+    path = tmp_path_factory.mktemp("bacuda_cache")
+    os.environ["BACUDA_CACHE_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture
+def compose_small():
+    """Compose the train config on small synthetic data, CSV logging only."""
+    from bacuda_research.config import compose
+
+    def _compose(*overrides: str):
+        other_data = any(o.startswith("data=") and o != "data=synthetic" for o in overrides)
+        small = [] if other_data else ["data.synthetic.rows=6000"]
+        return compose(["logger=csv", *small, *overrides])
+
+    return _compose
+
+
+def shared_file(relative: str) -> Path:
+    """A shared data file, or skip the test with the reason."""
+    from bacuda_research.paths import shared_path
+
+    path = shared_path(relative)
+    if not path.exists():
+        pytest.skip(f"shared data not found: {path} (set BACUDA_SHARED_DIR or place ../shared beside the repo)")
+    return path

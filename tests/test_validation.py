@@ -319,3 +319,34 @@ def test_cli_bad_column_argument(tmp_path: Path, capsys) -> None:
     assert "unknown key 'cost'" in capsys.readouterr().err
     assert validate_main([str(path), "--column", "cif"]) == 1
     assert "expected key=name" in capsys.readouterr().err
+
+
+def test_semicolon_file_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "semi.csv"
+    good_frame().to_csv(path, index=False, sep=";")
+    with pytest.raises(DataValidationError, match="one column containing ';'"):
+        load_declarations(path)
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(good_frame().to_csv(index=False).replace("\n", "\r\n").encode())
+    assert load_declarations(crlf)["revenue"].iloc[-1] == 0.0
+
+
+def test_gzip_latin1_is_located(tmp_path: Path) -> None:
+    import gzip
+
+    df = good_frame()
+    df.loc[5, "country"] = "C\u00d4TE"
+    path = tmp_path / "d.csv.gz"
+    path.write_bytes(gzip.compress(df.to_csv(index=False).encode("latin-1")))
+    with pytest.raises(DataValidationError) as info:
+        load_declarations(path)
+    assert info.value.column == "country" and info.value.rows == [6]
+
+
+def test_error_survives_pickling(tmp_path: Path) -> None:
+    import pickle
+
+    with pytest.raises(DataValidationError) as info:
+        load_declarations(_cell("quantity", 3, "-2")(tmp_path))
+    err = pickle.loads(pickle.dumps(info.value))
+    assert str(err) == str(info.value) and err.column == "quantity" and err.rows == [3]

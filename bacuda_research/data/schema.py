@@ -71,6 +71,16 @@ class DataValidationError(ValueError):
             msg += f"; offending values: {', '.join(_show(v) for v in list(values)[:MAX_SHOWN])}"
         super().__init__(msg)
 
+    def __reduce__(self):
+        # picklable (DataLoader workers, multirun launchers) despite the keyword-rich __init__
+        return (_rebuild_error, (self.file, self.problem, self.column, self.rows, str(self)))
+
+
+def _rebuild_error(file: str, problem: str, column: str | None, rows: list[int], message: str) -> DataValidationError:
+    err = DataValidationError(file, problem, column, rows)
+    err.args = (message,)
+    return err
+
 
 def _show(value: object) -> str:
     # numpy scalars repr as "np.float64(2.0)"; users want to see 2.0
@@ -259,7 +269,10 @@ def validate_declarations(raw: pd.DataFrame, path: str | os.PathLike, options: S
     missing = [mapping[c] for c in wanted if mapping[c] not in raw.columns]
     if missing:
         found = [str(c) for c in raw.columns]
-        if len(missing) == len(wanted):
+        if len(found) == 1 and any(d in found[0] for d in ";\t|"):
+            delim = next(d for d in ";\t|" if d in found[0])
+            seen = f"the header is one column containing {delim!r}: the file must be comma-separated"
+        elif len(missing) == len(wanted):
             # nothing matched: the "header" may be a data row, whose cells may be confidential ids
             seen = f"none of the {len(found)} columns found has an expected name (is the first line a header?)"
         else:

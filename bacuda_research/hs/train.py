@@ -1,0 +1,163 @@
+"""Fitting ``HSLitModule``: tokenizer, encoder weights, freezing/caching, Lightning fit, checkpoint.
+
+Two regimes, chosen by ``model.trainable_layers``:
+
+- ``0`` (the ``hs_minilm`` recipe): the encoder is frozen, each text passes through it once
+  (cached on disk under ``cache_dir``), and only the MLP heads train on the cached vectors;
+  epochs then cost seconds, so the recipe fits in minutes on two CPU cores.
+- ``> 0`` or ``-1``: the top layers (or all, ``-1``) are fine-tuned on tokenised batches.
+
+The final weights (best epoch by ``val/hs6/acc@1``, plus the retrieval index when enabled) are
+saved to ``<run_dir>/checkpoints/model.ckpt``, which ``bacuda-hs`` reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from bacuda_research.hs.data import HSFeatureDataset, HSTextDataset, TextCollator, encode_labels
+from bacuda_research.hs.embedding import embed_texts
+from bacuda_research.hs.nomenclature import Nomenclature
+
+log = logging.getLogger("bacuda_research")
+
+MODEL_FILE = "model.ckpt"
+
+
+def build_module(cfg: DictConfig, nom: Nomenclature, train_texts: list[str]) -> tuple[Any, str | None]:
+    """The module with its tokenizer and (pretrained or fresh) encoder; returns it and the encoder folder."""
+    from bacuda_research.hs.models import (encoder_config_from_folder, load_pretrained_encoder,
+                                           resolve_encoder_path, small_bert_config)
+    from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.hs.tokenization import load_tokenizer, train_wordpiece
+
+    m = cfg.model
+    folder = None
+    if m.encoder:
+        folder = resolve_encoder_path(m.encoder)
+        tok = load_tokenizer(folder)
+        enc_cfg = encoder_config_from_folder(folder)
+    else:
+        scratch = OmegaConf.to_container(m.scratch, resolve=True)
+        vocab = int(scratch.pop("vocab_size"))
+        tok = train_wordpiece(train_texts, vocab_size=vocab)
+        enc_cfg = small_bert_config(tok.get_vocab_size(), max_position_embeddings=max(int(m.max_length), 8) + 2,
+                                    **scratch)
+        log.info("tokenizer: WordPiece with %d tokens trained on %d texts", tok.get_vocab_size(), len(train_texts))
+    r = m.retrieval
+    module = HSLitModule(
+        nom.to_dict(), enc_cfg, tok.to_str(), max_length=int(m.max_length), head_hidden=int(m.head_hidden),
+        dropout=float(m.dropout), pooling=m.pooling, loss_weights=list(m.loss_weights),
+        label_smoothing=float(m.label_smoothing), lr=float(m.lr), encoder_lr=float(m.encoder_lr),
+        weight_decay=float(m.weight_decay), warmup_ratio=float(m.warmup_ratio), retrieval_weight=float(r.weight),
+        retrieval_k=int(r.k), retrieval_temperature=float(r.temperature))
+    if folder is not None:
+        load_pretrained_encoder(module.model, folder)
+    return module, (str(folder) if folder else None)
+
+
+def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nomenclature,
+                    splits: dict[str, pd.DataFrame], train: pd.DataFrame) -> tuple[Callable, dict[str, Any]]:
+    import lightning.pytorch as pl
+
+    from bacuda_research.hs.models import freeze_encoder
+    from bacuda_research.training import build_trainer
+
+    m, d = cfg.model, cfg.data
+    clean = splits["train"]
+    module, folder = build_module(cfg, nom, list(clean["text"]))
+    trainable = freeze_encoder(module.model, int(m.trainable_layers))
+    cached = trainable == 0
+    n_params = sum(p.numel() for p in module.parameters())
+    n_train = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    log.info("model: %s, %d parameters (%d trainable), encoder trainable layers: %s", m.name, n_params, n_train,
+             "all" if trainable < 0 else trainable)
+    bs, nw = int(m.batch_size), int(d.num_workers)
+    y_train, y_val = encode_labels(train, nom), encode_labels(splits["val"], nom)
+    t0 = time.perf_counter()
+    texts_encoded = 0
+    if cached:
+        # A frozen pretrained encoder's vectors depend only on its folder: cache them across runs.
+        cache = dict(cache_dir=cfg.get("cache_dir"), cache_id=folder) if folder else {}
+        emb = lambda texts: embed_texts(module.model, module.tokenizer_json, list(texts), int(m.max_length), **cache)
+        x_train, x_val = emb(train["text"]), emb(splits["val"]["text"])
+        texts_encoded = len(train) + len(splits["val"])
+        train_ds = HSFeatureDataset(x_train, y_train)
+        val_ds = HSFeatureDataset(x_val, y_val)
+        train_dl = DataLoader(train_ds, batch_size=bs, shuffle=True, num_workers=nw)
+        val_dl = DataLoader(val_ds, batch_size=1024, num_workers=nw)
+        if m.retrieval.weight > 0:
+            is_clean = ~train["source"].str.endswith("~aug").to_numpy()
+            module.set_index(x_train[torch.from_numpy(is_clean)], torch.as_tensor(y_train[is_clean, 2]))
+    else:
+        collate = TextCollator(module.tokenizer_json, int(m.max_length))
+        train_dl = DataLoader(HSTextDataset(list(train["text"]), y_train), batch_size=bs, shuffle=True,
+                              num_workers=nw, collate_fn=collate)
+        val_dl = DataLoader(HSTextDataset(list(splits["val"]["text"]), y_val), batch_size=256, num_workers=nw,
+                            collate_fn=collate)
+    embed_s = time.perf_counter() - t0
+
+    ckpt_dir = run_dir / "checkpoints"
+    has_val = len(splits["val"]) > 0
+    callbacks = [pl.callbacks.ModelCheckpoint(dirpath=str(ckpt_dir), filename="best", monitor="val/hs6/acc@1" if has_val else None,
+                                              mode="max", save_top_k=1, save_weights_only=True)]
+    trainer = build_trainer(cfg, run_dir, loggers, callbacks)
+    t1 = time.perf_counter()
+    trainer.fit(module, train_dl, val_dl if has_val else None)
+    fit_s = time.perf_counter() - t1
+    best = callbacks[0].best_model_path
+    if best and Path(best).is_file():
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+        log.info("best epoch checkpoint: %s (val/hs6/acc@1 %s)", best, callbacks[0].best_model_score)
+    module.eval()
+    if m.retrieval.weight > 0 and not cached:
+        is_clean = ~train["source"].str.endswith("~aug").to_numpy()
+        x = embed_texts(module.model, module.tokenizer_json, list(train["text"][is_clean]), int(m.max_length))
+        module.set_index(x, torch.as_tensor(y_train[is_clean, 2]))
+        texts_encoded += int(is_clean.sum())
+    model_path = ckpt_dir / MODEL_FILE
+    trainer.save_checkpoint(str(model_path), weights_only=True)  # Lightning writes it atomically
+    log.info("model checkpoint: %s", model_path)
+
+    @torch.no_grad()
+    def predict(texts: list[str]) -> torch.Tensor:
+        if cached:
+            pooled = embed_texts(module.model, module.tokenizer_json, texts, int(m.max_length),
+                                 **(dict(cache_dir=cfg.get("cache_dir"), cache_id=folder) if folder else {}))
+            return torch.cat([module.path_probs(p) for p in torch.split(pooled, 1024)]) if len(texts) else \
+                torch.zeros(0, len(nom.hs6))
+        return predict_texts(module, texts)
+
+    info = {"encoder": folder or "scratch", "trainable_encoder_layers": trainable, "cached_embeddings": cached,
+            "parameters": n_params, "trainable_parameters": n_train, "texts_through_encoder_for_cache": texts_encoded,
+            "embed_s": round(embed_s, 1), "train_loop_s": round(fit_s, 1), "epochs_run": int(trainer.current_epoch),
+            "checkpoint": str(model_path), "best_val_hs6_acc1": float(callbacks[0].best_model_score or 0.0)}
+    return predict, info
+
+
+@torch.no_grad()
+def predict_texts(module: Any, texts: list[str], batch_size: int = 128) -> torch.Tensor:
+    """``[N, C6]`` path probabilities for raw (already composed) texts, length-sorted batches."""
+    from tokenizers import Tokenizer
+
+    from bacuda_research.hs.tokenization import configure, encode
+
+    tok = configure(Tokenizer.from_str(module.tokenizer_json), int(module.hparams.max_length))
+    module.eval()
+    out = torch.zeros(len(texts), len(module.nom.hs6))
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    device = module.device
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        b = {k: v.to(device) for k, v in encode(tok, [texts[i] for i in idx]).items()}
+        out[idx] = module.path_probs(module.model.embed(b["input_ids"], b["attention_mask"])).float().cpu()
+    return out

@@ -1,0 +1,162 @@
+"""DATE training: the LightningModule (losses, metrics, optimizer) and ``fit_date``.
+
+Loss = BCE(illicit) + alpha * MSE(revenue_norm) with revenue_norm = log1p(revenue) / max over
+training rows of log1p(revenue), the same normalisation on every split. The epoch kept is the one
+with the best illicit-head ``val/f1@mean``; DATE_CLS ranks by the illicit head and DATE_REV is the
+same checkpoint ranked by the revenue head (``test/rev/...`` keys).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+
+from bacuda_research.metrics.selection_metric import TopPercentSelection
+from bacuda_research.models.date import DATE
+
+log = logging.getLogger("bacuda_research")
+
+
+class DATEModule(pl.LightningModule):
+    """Holds the DATE network, its two losses, the selection metrics and the optimizer."""
+
+    def __init__(self, net: Mapping[str, Any], alpha: float = 10.0, optimizer: Mapping[str, Any] | None = None,
+                 percents: tuple[float, ...] = (1, 2, 5, 10), revenue_scale: float = 1.0) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = DATE(**net)
+        self.alpha = float(alpha)
+        self.optimizer_cfg = dict(optimizer or {"name": "ranger", "lr": 0.005, "weight_decay": 0.01})
+        self.revenue_scale = float(revenue_scale)
+        self.val_metric = TopPercentSelection(percents)
+        self.val_rev_metric = TopPercentSelection(percents)
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.net(batch["leaves"], batch["importer"], batch["item"])
+
+    def _losses(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        logit, rev_score, _ = self(batch)
+        cls_loss = F.binary_cross_entropy_with_logits(logit, batch["illicit"])
+        rev_loss = F.mse_loss(F.relu(rev_score), batch["revenue_norm"])
+        return cls_loss + self.alpha * rev_loss, cls_loss, rev_loss, logit, rev_score
+
+    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, cls_loss, rev_loss, _, _ = self._losses(batch)
+        n = batch["illicit"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=n)
+        self.log_dict({"train/cls_loss": cls_loss, "train/rev_loss": rev_loss}, batch_size=n)
+        return loss
+
+    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+        loss, _, _, logit, rev = self._losses(batch)
+        self.log("val/loss", loss, batch_size=batch["illicit"].shape[0], sync_dist=True)
+        self.val_metric.update(torch.sigmoid(logit), batch["illicit"], batch["revenue"], batch["row"])
+        self.val_rev_metric.update(rev, batch["illicit"], batch["revenue"], batch["row"])
+
+    def on_validation_epoch_end(self) -> None:
+        cls, rev = self.val_metric.compute(), self.val_rev_metric.compute()
+        self.val_metric.reset()
+        self.val_rev_metric.reset()
+        self.log_dict({f"val/{k}": float(v) for k, v in cls.items() if not k.startswith("selected")})
+        self.log_dict({f"val/rev/{k}": float(v) for k, v in rev.items() if k.startswith(("revenue", "precision"))})
+
+    def predict_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        logit, rev_score, weights = self(batch)
+        return {"prob": torch.sigmoid(logit), "rev": rev_score, "weights": weights}
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        cfg = dict(self.optimizer_cfg)
+        name = cfg.pop("name", "ranger").lower()
+        if name == "ranger":
+            from pytorch_optimizer import Ranger
+
+            return Ranger(self.parameters(), **cfg)
+        if name == "adamw":
+            return torch.optim.AdamW(self.parameters(), **cfg)
+        raise ValueError(f"model.optimizer.name={name!r}: expected ranger or adamw")
+
+
+def split_tensors(leaves: np.ndarray, importer: np.ndarray, item: np.ndarray, illicit: np.ndarray,
+                  revenue: np.ndarray, revenue_scale: float) -> dict[str, torch.Tensor]:
+    """Whole-split tensors (leaf indices kept int32 until the embedding lookup needs int64)."""
+    return {
+        "leaves": torch.from_numpy(np.ascontiguousarray(leaves, dtype=np.int64)),
+        "importer": torch.from_numpy(importer.astype(np.int64)),
+        "item": torch.from_numpy(item.astype(np.int64)),
+        "illicit": torch.from_numpy(illicit.astype(np.float32)),
+        "revenue": torch.from_numpy(revenue.astype(np.float32)),
+        "revenue_norm": torch.from_numpy((np.log1p(revenue) / revenue_scale).astype(np.float32)),
+        "row": torch.arange(len(illicit), dtype=torch.int64),
+    }
+
+
+def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any]) -> dict[str, Any]:
+    """XGBoost stage -> leaf tensors -> Lightning fit -> best epoch -> predictions and metrics."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from bacuda_research.declarations import evaluate_scores, prediction_frame
+    from bacuda_research.models import xgb_stage
+    from bacuda_research.training import build_trainer
+
+    mcfg = OmegaConf.to_container(cfg.model, resolve=True)
+    train = dm.splits["train"]
+    params, rounds = xgb_stage.xgb_params(mcfg["xgb"], "binary:logistic", int(cfg.seed), cfg.get("threads"))
+    booster = xgb_stage.fit_booster(train.X, train.illicit, params, rounds, dm.features.columns, cfg.cache_dir)
+    node_ids = {s: xgb_stage.leaves(booster, dm.splits[s].X, dm.features.columns) for s in dm.splits}
+    encoder = xgb_stage.LeafEncoder().fit(node_ids["train"])
+    revenue_scale = float(np.log1p(train.revenue).max()) or 1.0
+    for s, split in dm.splits.items():
+        dm.set_tensors(s, split_tensors(
+            encoder.transform(node_ids[s]), dm.features.importer_index(split.frame),
+            dm.features.item_index(split.frame), split.illicit, split.revenue, revenue_scale))
+
+    net = dict(mcfg["net"], n_leaves=encoder.n_leaves, n_trees=encoder.n_trees,
+               n_importers=len(dm.features.importer_vocab) + 1, n_items=len(dm.features.item_vocab) + 1)
+    percents = tuple(mcfg.get("percents", (1, 2, 5, 10)))
+    module = DATEModule(net=net, alpha=mcfg["alpha"], optimizer=mcfg["optimizer"], percents=percents,
+                        revenue_scale=revenue_scale)
+    ckpt_dir = Path(run_dir) / "checkpoints"
+    best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/f1@mean", mode="max",
+                              save_top_k=1, save_last=True, save_weights_only=False)
+    trainer = build_trainer(cfg, run_dir, loggers, callbacks=[best_cb])
+    resume = ckpt_dir / "last.ckpt"
+    trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume.exists() and cfg.get("resume", True) else None)
+
+    best = torch.load(best_cb.best_model_path, map_location="cpu", weights_only=True)
+    module.load_state_dict(best["state_dict"])
+    best_epoch = int(best["epoch"])
+    outputs = {s: predict_split(module, dm.tensors[s], int(cfg.data.batch_size)) for s in ("valid", "test")}
+    splits = dm.splits
+    metrics = evaluate_scores({s: o["prob"] for s, o in outputs.items()}, splits, percents)
+    rev_metrics = evaluate_scores({s: o["rev"] for s, o in outputs.items()}, splits, percents, prefix="rev/")
+    metrics.update({k: v for k, v in rev_metrics.items() if not k.endswith(("threshold",))})
+    preds = [prediction_frame(s, splits[s], outputs[s]["prob"],
+                              np.expm1(np.maximum(outputs[s]["rev"], 0.0) * revenue_scale))
+             for s in ("valid", "test")]
+    return {"metrics": metrics, "predictions": preds,
+            "extra": {"best_epoch": best_epoch, "best_checkpoint": str(best_cb.best_model_path),
+                      "n_leaves": encoder.n_leaves}}
+
+
+@torch.no_grad()
+def predict_split(module: DATEModule, tensors: Mapping[str, torch.Tensor], batch_size: int) -> dict[str, np.ndarray]:
+    """Illicit probability, normalised revenue and leaf weights for a whole split (eval mode)."""
+    module.eval()
+    probs, revs, weights = [], [], []
+    n = len(tensors["illicit"])
+    device = next(module.parameters()).device
+    for start in range(0, n, max(batch_size, 1024)):
+        batch = {k: v[start:start + max(batch_size, 1024)].to(device) for k, v in tensors.items()}
+        out = module.predict_step(batch, 0)
+        probs.append(out["prob"].double().cpu())
+        revs.append(out["rev"].double().cpu())
+        weights.append(out["weights"].float().cpu())
+    return {"prob": torch.cat(probs).numpy(), "rev": torch.cat(revs).numpy(), "weights": torch.cat(weights).numpy()}

@@ -176,21 +176,25 @@ def dedupe(df: pd.DataFrame, stats: dict[str, int] | None = None) -> pd.DataFram
 
 def split_groups(df: pd.DataFrame, fractions: Sequence[float], seed: int,
                  always_train: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
-    """Train/val/test by whole groups (seeded); ``always_train`` sources and rows without an HS6
-    label stay in train (they are the class definitions or teach only the upper heads).
+    """Train/val/test by whole groups (seeded). Rows of ``always_train`` sources stay in train (they
+    are the class definitions). A held-out group's rows without an HS6 label (e.g. a twin whose text
+    became ambiguous) are dropped rather than sent to train, so no group straddles two splits.
     """
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(f"data.split.fractions={list(fractions)}: need three fractions summing to 1")
-    eligible = df["hs6"].notna() & ~df["source"].isin(list(always_train))
-    groups = np.array(sorted(df.loc[eligible, "group"].unique()))
+    fixed = df["source"].isin(list(always_train))
+    groups = np.array(sorted(df.loc[df["hs6"].notna() & ~fixed, "group"].unique()))
     np.random.default_rng(seed).shuffle(groups)
     n_train = int(round(fractions[0] * len(groups)))
     n_val = int(round(fractions[1] * len(groups)))
     which = {g: "train" for g in groups[:n_train]}
     which.update({g: "val" for g in groups[n_train:n_train + n_val]})
     which.update({g: "test" for g in groups[n_train + n_val:]})
-    part = np.where(eligible, df["group"].map(which).fillna("train"), "train")
-    return {name: df[part == name].reset_index(drop=True) for name in ("train", "val", "test")}
+    part = np.where(fixed, "train", df["group"].map(which).fillna("train"))
+    out = {name: df[part == name] for name in ("train", "val", "test")}
+    for name in ("val", "test"):
+        out[name] = out[name][out[name]["hs6"].notna()]
+    return {name: v.reset_index(drop=True) for name, v in out.items()}
 
 
 def load_benchmark(path: str | Path, nom: Nomenclature) -> pd.DataFrame:

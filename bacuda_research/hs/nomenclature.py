@@ -87,6 +87,8 @@ class Nomenclature:
 def load_nomenclature(path: str | Path) -> Nomenclature:
     """Read the datahub ``harmonized-system.csv`` layout (``hscode, description, parent, level``).
 
+    Rows of section ``TOTAL`` (Comtrade's "commodities not specified", code 99/9999/999999) are dropped.
+
     Raises ``FileNotFoundError`` naming the path when it is missing (e.g. ``../shared`` absent).
     """
     import pandas as pd
@@ -99,6 +101,11 @@ def load_nomenclature(path: str | Path) -> Nomenclature:
     if not need <= set(df.columns):
         raise ValueError(f"{path}: expected columns {sorted(need)}, found {list(df.columns)}")
     df = df[df["level"].isin(["2", "4", "6"])]  # drops the TOTAL summary row (level 5)
+    if "section" in df.columns:
+        # Comtrade's "99 / 9999 / 999999 Commodities not specified according to kind" (section
+        # TOTAL) is a statistical bucket, not an HS code: keeping it would let EU chapter 99 rows
+        # and predictions land in it. HS 2022 proper: 96 chapters, 1,228 headings, 5,612 subheadings.
+        df = df[df["section"] != "TOTAL"]
     codes = {lvl: sorted(df.loc[df["level"] == str(lvl), "hscode"].tolist()) for lvl in (2, 4, 6)}
     return Nomenclature(hs2=codes[2], hs4=codes[4], hs6=codes[6],
                         descriptions=dict(zip(df["hscode"], df["description"])))

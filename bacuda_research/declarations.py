@@ -8,6 +8,7 @@ the metrics. Metric keys (a contract): ``val/<m>`` and ``test/<m>`` with ``<m>``
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.data.datamodule import DeclarationsDataModule, Split
-from bacuda_research.metrics.selection import best_threshold, ranking_report
+from bacuda_research.metrics.selection import best_threshold, rank_desc, ranking_report
 from bacuda_research.pipeline import TaskResult
 from bacuda_research.utils.io import write_table
 
@@ -44,13 +45,10 @@ def evaluate_scores(scores: dict[str, np.ndarray], splits: dict[str, Split], per
 
 def prediction_frame(split: str, s: Split, scores: np.ndarray, revenue: np.ndarray | None) -> pd.DataFrame:
     """Per declaration: id, split, score (illicit probability), predicted revenue, rank (1 = first)."""
-    order = np.argsort(-scores, kind="stable")
-    rank = np.empty(len(scores), dtype=np.int64)
-    rank[order] = np.arange(1, len(scores) + 1)
     return pd.DataFrame({
         "sgd.id": s.ids, "split": split, "illicit_probability": scores,
         "predicted_revenue": revenue if revenue is not None else np.full(len(scores), np.nan),
-        "rank": rank,
+        "rank": rank_desc(scores),
     })
 
 
@@ -66,6 +64,11 @@ def run_declarations(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> Task
 
         out = fit_date(cfg, dm, run_dir, loggers)
         metrics, preds, extra = out["metrics"], out["predictions"], out.get("extra", {})
+        if out.get("explanations"):
+            from bacuda_research.utils.io import write_text
+
+            write_text(Path(run_dir) / "explanations.jsonl",
+                       "".join(json.dumps(e) + "\n" for e in out["explanations"]))
     else:
         from bacuda_research.models.baselines import build_baseline
 

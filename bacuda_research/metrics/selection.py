@@ -24,6 +24,14 @@ def pct_key(n: float) -> str:
     return str(int(n)) if n.is_integer() else f"{n:g}"
 
 
+def rank_desc(scores: np.ndarray) -> np.ndarray:
+    """1-based rank by descending score (ties keep row order). Shape: (N,) -> (N,) int64."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    return rank
+
+
 def select_top(scores: np.ndarray, percent: float) -> np.ndarray:
     """Boolean mask of the rows selected at ``percent`` % (score > (100-percent)th percentile).
 

@@ -68,13 +68,17 @@ class DATE(nn.Module):
     - ``fusion=False``: the hidden layer sees only the pooled leaves ("w/o fusion");
     - the revenue-task ablation is ``alpha=0`` in the loss (the LightningModule).
 
+    ``dense_features=F`` (not in the paper; 0 = off) adds a branch over the F scaled numeric inputs
+    of the tree stage to the fusion layer: depth-limited trees quantise magnitudes such as the
+    declared taxes coarsely, and the revenue head needs them.
+
     ``layer_norm``: "slab" normalises jointly over the whole (trees x dim) block as the reference
     does; "token" normalises each leaf vector; "none" skips it.
     """
 
     def __init__(self, n_leaves: int, n_trees: int, n_importers: int, n_items: int, dim: int = 16,
                  heads: int = 4, self_attention: bool = True, attention_pooling: bool = True,
-                 fusion: bool = True, layer_norm: str = "slab") -> None:
+                 fusion: bool = True, layer_norm: str = "slab", dense_features: int = 0) -> None:
         super().__init__()
         self.self_attention, self.attention_pooling, self.fusion = self_attention, attention_pooling, fusion
         self.leaf_embedding = nn.Embedding(n_leaves, dim, padding_idx=0)
@@ -90,7 +94,10 @@ class DATE(nn.Module):
         else:
             raise ValueError(f"layer_norm={layer_norm!r}: expected slab, token or none")
         self.pool = LeafAttentionPooling(dim) if attention_pooling else None
-        self.fusion_layer = nn.Linear(3 * dim if fusion else dim, dim)
+        # optional dense branch: the (scaled) numeric inputs of the tree stage, fused with the rest
+        self.dense = nn.Linear(dense_features, dim) if dense_features else None
+        fused = (3 * dim if fusion else dim) + (dim if dense_features else 0)
+        self.fusion_layer = nn.Linear(fused, dim)
         self.hidden = nn.Linear(dim, dim)
         self.cls_head = nn.Linear(dim, 1)
         self.rev_head = nn.Linear(dim, 1)
@@ -105,8 +112,8 @@ class DATE(nn.Module):
             for emb in (self.leaf_embedding, self.importer_embedding, self.item_embedding):
                 emb.weight[0].zero_()
 
-    def forward(self, leaves: torch.Tensor, importer: torch.Tensor, item: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, leaves: torch.Tensor, importer: torch.Tensor, item: torch.Tensor,
+                dense: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Shape: leaves (B, T) int, importer (B,), item (B,) ->
         illicit logit (B,), revenue score (B,), leaf weights (B, T).
 
@@ -124,5 +131,7 @@ class DATE(nn.Module):
             pooled = s.sum(dim=1)
             weights = torch.full(leaves.shape, 1.0 / leaves.shape[1], device=s.device, dtype=s.dtype)
         z = torch.cat((imp, itm, pooled), dim=-1) if self.fusion else pooled
+        if self.dense is not None:
+            z = torch.cat((z, F.leaky_relu(self.dense(dense))), dim=-1)
         h = F.leaky_relu(self.hidden(F.leaky_relu(self.fusion_layer(z))))
         return self.cls_head(h).squeeze(-1), self.rev_head(h).squeeze(-1), weights

@@ -130,3 +130,44 @@ class LeafEncoder:
     @classmethod
     def from_list(cls, table: list[list[int]]) -> "LeafEncoder":
         return cls(np.asarray(table, dtype=np.int32))
+
+
+class TreeStage:
+    """One or more boosters whose leaves, side by side, form DATE's tree-aware input.
+
+    DATE uses the illicit classifier's trees; a revenue regressor's trees may be added
+    (``model.xgb_revenue``) so that leaves also encode revenue-relevant crosses.
+    Shape: ``leaves(X)`` (N, F) -> (N, total trees) node ids.
+    """
+
+    def __init__(self, boosters: Sequence[Any], feature_names: Sequence[str]) -> None:
+        self.boosters, self.feature_names = list(boosters), list(feature_names)
+
+    def leaves(self, X: np.ndarray) -> np.ndarray:
+        return np.concatenate([leaves(b, X, self.feature_names) for b in self.boosters], axis=1)
+
+    def rules(self, binary_features: Sequence[str] = ()) -> dict[tuple[int, int], str]:
+        """(global tree, node) -> readable rule, trees numbered across boosters in order."""
+        from bacuda_research.models.explain import leaf_rules
+
+        out: dict[tuple[int, int], str] = {}
+        offset = 0
+        for b in self.boosters:
+            r = leaf_rules(b, binary_features)
+            out.update({(t + offset, n): rule for (t, n), rule in r.items()})
+            offset += b.num_boosted_rounds()
+        return out
+
+    def to_raw(self) -> list[bytes]:
+        return [bytes(b.save_raw("ubj")) for b in self.boosters]
+
+    @classmethod
+    def from_raw(cls, raws: Sequence[bytes], feature_names: Sequence[str]) -> "TreeStage":
+        import xgboost as xgb
+
+        boosters = []
+        for raw in raws:
+            b = xgb.Booster()
+            b.load_model(bytearray(raw))
+            boosters.append(b)
+        return cls(boosters, feature_names)

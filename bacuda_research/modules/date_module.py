@@ -40,7 +40,7 @@ class DATEModule(pl.LightningModule):
         self.val_rev_metric = TopPercentSelection(percents)
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.net(batch["leaves"], batch["importer"], batch["item"])
+        return self.net(batch["leaves"], batch["importer"], batch["item"], batch.get("dense"))
 
     def _losses(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         logit, rev_score, _ = self(batch)
@@ -68,6 +68,12 @@ class DATEModule(pl.LightningModule):
         self.log_dict({f"val/{k}": float(v) for k, v in cls.items() if not k.startswith("selected")})
         self.log_dict({f"val/rev/{k}": float(v) for k, v in rev.items() if k.startswith(("revenue", "precision"))})
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # the checkpoint describes itself: boosters, leaf numbering, features, schema (see
+        # models/date_predictor.py); all plain tensors/strings, loadable with weights_only=True
+        if getattr(self, "artifacts", None):
+            checkpoint["bacuda"] = self.artifacts
+
     def predict_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         logit, rev_score, weights = self(batch)
         return {"prob": torch.sigmoid(logit), "rev": rev_score, "weights": weights}
@@ -84,10 +90,23 @@ class DATEModule(pl.LightningModule):
         raise ValueError(f"model.optimizer.name={name!r}: expected ranger or adamw")
 
 
+def dense_scaler(X: np.ndarray) -> dict[str, list[float]]:
+    """Mean/std of sign(x)*log1p(|x|) on training rows (the dense branch's input scaling)."""
+    z = np.sign(X) * np.log1p(np.abs(X))
+    std = z.std(axis=0)
+    return {"mean": z.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist()}
+
+
+def dense_inputs(X: np.ndarray, scaler: Mapping[str, list[float]]) -> np.ndarray:
+    z = np.sign(X) * np.log1p(np.abs(X))
+    return ((z - np.asarray(scaler["mean"])) / np.asarray(scaler["std"])).astype(np.float32)
+
+
 def split_tensors(leaves: np.ndarray, importer: np.ndarray, item: np.ndarray, illicit: np.ndarray,
-                  revenue: np.ndarray, revenue_scale: float) -> dict[str, torch.Tensor]:
-    """Whole-split tensors (leaf indices kept int32 until the embedding lookup needs int64)."""
-    return {
+                  revenue: np.ndarray, revenue_scale: float, dense: np.ndarray | None = None
+                  ) -> dict[str, torch.Tensor]:
+    """Whole-split tensors, built once (batches are slices of them)."""
+    out = {
         "leaves": torch.from_numpy(np.ascontiguousarray(leaves, dtype=np.int64)),
         "importer": torch.from_numpy(importer.astype(np.int64)),
         "item": torch.from_numpy(item.astype(np.int64)),
@@ -96,6 +115,9 @@ def split_tensors(leaves: np.ndarray, importer: np.ndarray, item: np.ndarray, il
         "revenue_norm": torch.from_numpy((np.log1p(revenue) / revenue_scale).astype(np.float32)),
         "row": torch.arange(len(illicit), dtype=torch.int64),
     }
+    if dense is not None:
+        out["dense"] = torch.from_numpy(dense)
+    return out
 
 
 def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any]) -> dict[str, Any]:
@@ -104,31 +126,45 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any]) -> dict[str
 
     from bacuda_research.declarations import evaluate_scores, prediction_frame
     from bacuda_research.models import xgb_stage
+    from bacuda_research.models.date_predictor import checkpoint_artifacts
+    from bacuda_research.models.explain import explain_rows, global_leaf_rules
     from bacuda_research.training import build_trainer
 
     mcfg = OmegaConf.to_container(cfg.model, resolve=True)
     train = dm.splits["train"]
     params, rounds = xgb_stage.xgb_params(mcfg["xgb"], "binary:logistic", int(cfg.seed), cfg.get("threads"))
-    booster = xgb_stage.fit_booster(train.X, train.illicit, params, rounds, dm.features.columns, cfg.cache_dir)
-    node_ids = {s: xgb_stage.leaves(booster, dm.splits[s].X, dm.features.columns) for s in dm.splits}
+    boosters = [xgb_stage.fit_booster(train.X, train.illicit, params, rounds, dm.features.columns, cfg.cache_dir)]
+    if (mcfg.get("xgb_revenue") or {}).get("n_estimators"):
+        rparams, rrounds = xgb_stage.xgb_params(mcfg["xgb_revenue"], "reg:squarederror", int(cfg.seed), cfg.get("threads"))
+        boosters.append(xgb_stage.fit_booster(train.X, np.log1p(train.revenue), rparams, rrounds,
+                                              dm.features.columns, cfg.cache_dir))
+    stage = xgb_stage.TreeStage(boosters, dm.features.columns)
+    node_ids = {s: stage.leaves(dm.splits[s].X) for s in dm.splits}
     encoder = xgb_stage.LeafEncoder().fit(node_ids["train"])
     revenue_scale = float(np.log1p(train.revenue).max()) or 1.0
+    use_dense = bool(mcfg["net"].pop("dense", False))
+    scaler = dense_scaler(train.X) if use_dense else None
     for s, split in dm.splits.items():
         dm.set_tensors(s, split_tensors(
             encoder.transform(node_ids[s]), dm.features.importer_index(split.frame),
-            dm.features.item_index(split.frame), split.illicit, split.revenue, revenue_scale))
+            dm.features.item_index(split.frame), split.illicit, split.revenue, revenue_scale,
+            dense_inputs(split.X, scaler) if use_dense else None))
 
     net = dict(mcfg["net"], n_leaves=encoder.n_leaves, n_trees=encoder.n_trees,
-               n_importers=len(dm.features.importer_vocab) + 1, n_items=len(dm.features.item_vocab) + 1)
+               n_importers=len(dm.features.importer_vocab) + 1, n_items=len(dm.features.item_vocab) + 1,
+               dense_features=train.X.shape[1] if use_dense else 0)
     percents = tuple(mcfg.get("percents", (1, 2, 5, 10)))
     module = DATEModule(net=net, alpha=mcfg["alpha"], optimizer=mcfg["optimizer"], percents=percents,
                         revenue_scale=revenue_scale)
+    schema = {"columns": dict(cfg.data.columns), "date_format": cfg.data.date_format,
+              "tariff_digits": int(cfg.data.tariff_digits)}
+    module.artifacts = checkpoint_artifacts(dm.features, stage, encoder, revenue_scale, scaler, schema, percents)
     ckpt_dir = Path(run_dir) / "checkpoints"
     best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/f1@mean", mode="max",
                               save_top_k=1, save_last=True, save_weights_only=False)
     trainer = build_trainer(cfg, run_dir, loggers, callbacks=[best_cb])
-    resume = ckpt_dir / "last.ckpt"
-    trainer.fit(module, datamodule=dm, ckpt_path=str(resume) if resume.exists() and cfg.get("resume", True) else None)
+    module.artifacts["run_key"] = run_key(cfg, dm.data_sha256)
+    trainer.fit(module, datamodule=dm, ckpt_path=resume_path(ckpt_dir / "last.ckpt", cfg, dm.data_sha256))
 
     best = torch.load(best_cb.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(best["state_dict"])
@@ -141,9 +177,48 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any]) -> dict[str
     preds = [prediction_frame(s, splits[s], outputs[s]["prob"],
                               np.expm1(np.maximum(outputs[s]["rev"], 0.0) * revenue_scale))
              for s in ("valid", "test")]
-    return {"metrics": metrics, "predictions": preds,
+    explanations = None
+    top_k = int(mcfg.get("explain_top_k", 0) or 0)
+    if top_k:
+        # officers look at the top of the list: explain the test rows in the top explain_percent %
+        rules = global_leaf_rules(stage, encoder.table, dm.features.flag_columns)
+        test = outputs["test"]
+        keep = np.flatnonzero(preds[1]["rank"].to_numpy() <= max(1, int(len(test["prob"]) * float(mcfg.get("explain_percent", 10)) / 100)))
+        keep = keep[np.argsort(preds[1]["rank"].to_numpy()[keep])]
+        leaves_idx = dm.tensors["test"]["leaves"].numpy()[keep]
+        rows = explain_rows(test["weights"][keep], leaves_idx, rules, top_k)
+        ids = splits["test"].ids[keep]
+        explanations = [{"sgd.id": str(i), "split": "test", "rank": int(r), "illicit_probability": round(float(p), 6),
+                         "leaves": e} for i, r, p, e in zip(ids, preds[1]["rank"].to_numpy()[keep],
+                                                             test["prob"][keep], rows)]
+    return {"metrics": metrics, "predictions": preds, "explanations": explanations,
             "extra": {"best_epoch": best_epoch, "best_checkpoint": str(best_cb.best_model_path),
                       "n_leaves": encoder.n_leaves}}
+
+
+def run_key(cfg: DictConfig, data_sha256: str | None) -> str:
+    """A hash of everything that decides the trained weights (not progress bars or loggers)."""
+    import hashlib
+
+    c = OmegaConf.to_container(cfg, resolve=True)
+    c.pop("logger", None)
+    c.pop("resume", None)
+    c.pop("predictions_file", None)
+    c.get("trainer", {}).pop("enable_progress_bar", None)
+    c["data_sha256"] = data_sha256
+    return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def resume_path(last: Path, cfg: DictConfig, data_sha256: str | None) -> str | None:
+    """Resume an interrupted run from ``last.ckpt``, but only with the very same config and data."""
+    if not last.exists() or not cfg.get("resume", True):
+        return None
+    saved = torch.load(last, map_location="cpu", weights_only=True).get("bacuda", {}).get("run_key")
+    if saved != run_key(cfg, data_sha256):
+        raise ValueError(f"{last}: this run folder holds a run with another config or data; "
+                         "choose a new hydra.run.dir, or set resume=false to start over in it")
+    log.info("resuming from %s", last)
+    return str(last)
 
 
 @torch.no_grad()

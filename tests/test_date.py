@@ -1,0 +1,161 @@
+"""DATE: the network, training through the spine, golden losses, checkpoints that describe themselves."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bacuda_research.models.date import DATE
+from bacuda_research.pipeline import run
+
+# recorded with torch 2.13.0 (constraints.txt), 1 thread; RAdam's first un-rectified steps rise slightly
+GOLDEN = [1.4019715785980225, 1.4108246564865112, 1.420702338218689, 1.4314284324645996]
+
+TINY = ("model=date", "data.synthetic.rows=3000", "trainer.max_epochs=2", "model.xgb.n_estimators=12",
+        "model.xgb.max_depth=3", "data.batch_size=128", "trainer.enable_progress_bar=false", "threads=1")
+
+
+@pytest.mark.parametrize("trees,depth_leaves", [(7, 30), (100, 1600), (1, 3)])
+@pytest.mark.parametrize("switches", [
+    {}, {"self_attention": False}, {"attention_pooling": False}, {"fusion": False},
+    {"layer_norm": "token"}, {"dense_features": 5},
+])
+def test_network_any_trees_and_every_ablation(trees, depth_leaves, switches):
+    torch.manual_seed(0)
+    net = DATE(n_leaves=depth_leaves, n_trees=trees, n_importers=50, n_items=40, dim=8, heads=2, **switches)
+    b = 6
+    leaves = torch.randint(0, depth_leaves, (b, trees))
+    dense = torch.randn(b, 5) if switches.get("dense_features") else None
+    logit, rev, w = net(leaves, torch.randint(0, 50, (b,)), torch.randint(0, 40, (b,)), dense)
+    assert logit.shape == rev.shape == (b,) and w.shape == (b, trees)
+    torch.testing.assert_close(w.sum(1), torch.ones(b))
+    logit.sum().backward()
+
+
+def test_unseen_importer_and_item_are_zero_vectors():
+    net = DATE(n_leaves=10, n_trees=3, n_importers=5, n_items=5, dim=8, heads=2)
+    assert net.importer_embedding.weight[0].abs().sum() == 0
+    assert net.item_embedding.weight[0].abs().sum() == 0
+    assert net.leaf_embedding.weight[1:].abs().sum() > 0
+
+
+def test_batched_self_attention_equals_per_head_reference():
+    """The batched kernel computes what the reference's per-head products compute."""
+    from bacuda_research.models.date import LeafSelfAttention
+
+    torch.manual_seed(1)
+    att = LeafSelfAttention(8, 2)
+    x = torch.randn(3, 5, 8)
+    q, k, v = torch.relu(att.qkv(x)).split(8, dim=-1)
+    heads = []
+    for h in range(2):
+        sl = slice(4 * h, 4 * (h + 1))
+        a = torch.softmax(q[..., sl] @ k[..., sl].transpose(1, 2) / 2.0, dim=-1)
+        heads.append(a @ v[..., sl])
+    want = torch.relu(att.out(torch.cat(heads, dim=-1)))
+    torch.testing.assert_close(att(x), want)
+
+
+@pytest.fixture(scope="module")
+def date_run(tmp_path_factory):
+    from bacuda_research.config import compose
+
+    path = tmp_path_factory.mktemp("date_run")
+    report = run(compose(["logger=csv", *TINY]), path)
+    return path, report
+
+
+def test_date_run_reports_cls_and_rev_and_explains(date_run):
+    path, report = date_run
+    m = report["metrics"]
+    for k in ("test/precision@1", "test/revenue@5", "test/auc", "val/f1@mean", "test/rev/precision@1",
+              "test/rev/revenue@1", "test/rev/revenue@10"):
+        assert k in m
+    assert (path / "DONE").exists() and (path / "checkpoints" / "best.ckpt").exists()
+    preds = pd.read_csv(path / "predictions.csv")
+    assert preds["predicted_revenue"].ge(0).all() and preds["illicit_probability"].between(0, 1).all()
+    lines = [json.loads(x) for x in (path / "explanations.jsonl").read_text().splitlines()]
+    assert lines and len(lines[0]["leaves"]) == 5
+    assert lines[0]["rank"] == 1
+    rule = lines[0]["leaves"][0]["rule"]
+    assert any(op in rule for op in ("<", ">=", "= 0", "= 1")), rule
+
+
+def test_same_seed_identical_metrics(tmp_path, date_run):
+    from bacuda_research.config import compose
+
+    _, first = date_run
+    again = run(compose(["logger=csv", *TINY]), tmp_path)
+    assert again["metrics"] == first["metrics"]
+
+
+def golden_losses(steps: int = 4) -> list[float]:
+    """Losses of the first optimizer steps of a seeded DATEModule on a fixed batch."""
+    from bacuda_research.modules.date_module import DATEModule
+
+    torch.manual_seed(1234)
+    module = DATEModule(net={"n_leaves": 64, "n_trees": 10, "n_importers": 20, "n_items": 15, "dim": 8, "heads": 2},
+                        alpha=10.0, optimizer={"name": "ranger", "lr": 0.005, "weight_decay": 0.01})
+    g = torch.Generator().manual_seed(99)
+    batch = {"leaves": torch.randint(0, 64, (32, 10), generator=g), "importer": torch.randint(0, 20, (32,), generator=g),
+             "item": torch.randint(0, 15, (32,), generator=g),
+             "illicit": (torch.rand(32, generator=g) < 0.3).float(), "revenue_norm": torch.rand(32, generator=g) * 0.5}
+    opt = module.configure_optimizers()
+    out = []
+    for _ in range(steps):
+        loss = module._losses(batch)[0]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        out.append(loss.item())
+    return out
+
+
+def test_golden_losses_of_first_steps():
+    """Pins the loss trajectory: any change to init, network or loss shows up here."""
+    torch.set_num_threads(1)
+    torch.testing.assert_close(torch.tensor(golden_losses()), torch.tensor(GOLDEN), rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_scores_raw_file_without_hydra(date_run, tmp_path):
+    """The checkpoint alone (weights_only) reproduces the run's test scores on the raw file."""
+    from bacuda_research.models.date_predictor import DATEPredictor
+
+    path, report = date_run
+    predictor = DATEPredictor.from_checkpoint(path)
+    raw = pd.read_csv(report["data"]["path"])
+    scored = predictor.score(predictor_frame(predictor, raw))
+    preds = pd.read_csv(path / "predictions.csv")
+    test = preds[preds.split == "test"].set_index("sgd.id")
+    got = scored.set_index("sgd.id").loc[test.index]
+    np.testing.assert_allclose(got["illicit_probability"], test["illicit_probability"], atol=1e-6)
+    # unknown importers and tariff codes are handled (index 0), not an error
+    odd = raw.head(5).copy()
+    odd["importer.id"] = "IMP-NEW"
+    odd["tariff.code"] = 9999999999
+    out = predictor.score(predictor_frame(predictor, odd))
+    assert out["illicit_probability"].between(0, 1).all()
+    expl = predictor.explain(predictor_frame(predictor, raw.head(3)), top_k=3)
+    assert len(expl) == 3 and len(expl[0]["leaves"]) == 3
+
+
+def predictor_frame(predictor, raw: pd.DataFrame) -> pd.DataFrame:
+    from bacuda_research.data.schema import validate_declarations
+
+    return validate_declarations(raw.astype(str), "<memory>", predictor.schema)
+
+
+def test_resume_refuses_another_config(date_run, tmp_path):
+    import shutil
+
+    from bacuda_research.config import compose
+
+    path, _ = date_run
+    target = tmp_path / "copy"
+    shutil.copytree(path, target)
+    with pytest.raises(ValueError, match="another config"):
+        run(compose(["logger=csv", *TINY, "model.alpha=3"]), target)

@@ -159,3 +159,32 @@ def test_resume_refuses_another_config(date_run, tmp_path):
     shutil.copytree(path, target)
     with pytest.raises(ValueError, match="another config"):
         run(compose(["logger=csv", *TINY, "model.alpha=3"]), target)
+
+
+def test_explain_cli_prints_rules_and_refuses_unknown_ids(date_run, tmp_path, capsys):
+    from bacuda_research.cli.explain import main
+
+    path, report = date_run
+    raw = pd.read_csv(report["data"]["path"]).drop(columns=["illicit", "revenue"]).head(200)
+    src = tmp_path / "new.csv"
+    raw.to_csv(src, index=False)
+    assert main([str(path), str(src), "--top", "2", "--top-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "rank 1" in out and "tree" in out
+    assert main([str(path), str(src), "--id", "NOPE"]) == 1
+    assert main([str(tmp_path / "not_a_run"), str(src)]) == 1
+    target = tmp_path / "e.jsonl"
+    assert main([str(path), str(src), "--id", raw["sgd.id"].iloc[3], "--output", str(target)]) == 0
+    assert json.loads(target.read_text())["sgd.id"] == raw["sgd.id"].iloc[3]
+
+
+def test_eval_reproduces_training_metrics(date_run, tmp_path):
+    from bacuda_research.cli.evaluate import evaluate
+    from bacuda_research.config import compose
+
+    path, report = date_run
+    cfg = compose([f"model_path={path}", "data=synthetic", "data.synthetic.rows=3000"], config_name="eval")
+    ev = evaluate(cfg, tmp_path)
+    for key in ("test/precision@1", "test/revenue@5", "test/auc", "test/f1_threshold", "test/rev/revenue@1"):
+        assert ev["metrics"][key] == pytest.approx(report["metrics"][key], abs=1e-9), key
+    assert (tmp_path / "DONE").exists()

@@ -66,7 +66,7 @@ def finalize_loggers(loggers: Iterable[Any]) -> None:
             import wandb
 
             if wandb.run is not None:
-                wandb.finish(quiet=True)
+                wandb.finish()
 
 
 def build_trainer(

@@ -79,3 +79,17 @@ def test_split_dates_that_empty_a_part_are_refused(compose_small, tmp_path):
     cfg = compose_small("data.split.valid_start=2030-01-01", "data.split.test_start=2030-02-01")
     with pytest.raises(DataValidationError, match="validation empty.*2030-01-01"):
         run(cfg, tmp_path)
+
+
+def test_default_loggers_csv_and_offline_wandb(compose_small, tmp_path, monkeypatch):
+    """The quickstart's loggers: CSV plus wandb offline, with no account and no network."""
+    from bacuda_research.config import compose
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    cfg = compose(["data.synthetic.rows=3000", "model=risky"])
+    assert cfg.logger.wandb.mode == "offline"
+    run(cfg, tmp_path)
+    assert (tmp_path / "csv" / "metrics.csv").exists()
+    assert list((tmp_path / "wandb").glob("offline-run-*"))
+    assert (tmp_path / "DONE").exists()

@@ -120,7 +120,7 @@ def split_tensors(leaves: np.ndarray, importer: np.ndarray, item: np.ndarray, il
     return out
 
 
-def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any]) -> dict[str, Any]:
+def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: tuple = ()) -> dict[str, Any]:
     """XGBoost stage -> leaf tensors -> Lightning fit -> best epoch -> predictions and metrics."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -162,7 +162,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any]) -> dict[str
     ckpt_dir = Path(run_dir) / "checkpoints"
     best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/f1@mean", mode="max",
                               save_top_k=1, save_last=True, save_weights_only=False)
-    trainer = build_trainer(cfg, run_dir, loggers, callbacks=[best_cb])
+    trainer = build_trainer(cfg, run_dir, loggers, callbacks=[best_cb, *callbacks])
     module.artifacts["run_key"] = run_key(cfg, dm.data_sha256)
     trainer.fit(module, datamodule=dm, ckpt_path=resume_path(ckpt_dir / "last.ckpt", cfg, dm.data_sha256))
 
@@ -191,7 +191,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any]) -> dict[str
         explanations = [{"sgd.id": str(i), "split": "test", "rank": int(r), "illicit_probability": round(float(p), 6),
                          "leaves": e} for i, r, p, e in zip(ids, preds[1]["rank"].to_numpy()[keep],
                                                              test["prob"][keep], rows)]
-    return {"metrics": metrics, "predictions": preds, "explanations": explanations,
+    return {"metrics": metrics, "predictions": preds, "explanations": explanations, "module": module,
             "extra": {"best_epoch": best_epoch, "best_checkpoint": str(best_cb.best_model_path),
                       "n_leaves": encoder.n_leaves}}
 

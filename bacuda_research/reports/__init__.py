@@ -1,0 +1,1 @@
+"""Tables from run reports: results are generated from report.json files, never typed by hand."""

@@ -1,0 +1,90 @@
+"""Aggregate ``report.json`` files into mean +- std tables (Markdown and CSV).
+
+Rows are groups of runs that differ only by seed (by default: model name, risk-flag mode, data
+file); DATE runs also yield a ``<name>_rev`` row (the same checkpoint ranked by the revenue head).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+DATE_METRICS = (
+    "test/precision@1", "test/precision@2", "test/precision@5", "test/precision@10",
+    "test/recall@1", "test/recall@5", "test/recall@10",
+    "test/revenue@1", "test/revenue@2", "test/revenue@5", "test/revenue@10", "test/auc",
+)
+
+
+def find_reports(roots: Iterable[str | Path]) -> list[Path]:
+    """Every ``report.json`` below the roots whose run finished (``DONE`` beside it)."""
+    out: list[Path] = []
+    for root in roots:
+        for p in sorted(Path(root).rglob("report.json")):
+            if (p.parent / "DONE").exists():
+                out.append(p)
+    return out
+
+
+def _get(d: dict, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d
+
+
+def load_rows(paths: Sequence[Path], group: Sequence[str] = ("model.name", "features.risk_flags"),
+              variant_key: str = "tags") -> pd.DataFrame:
+    """One row per run (and per ranking head for DATE): group columns, seed, metrics."""
+    rows = []
+    for p in paths:
+        rep = json.loads(p.read_text())
+        cfg, m = rep["config"], rep["metrics"]
+        base = {g: _get(cfg, g) for g in group}
+        base.update({"seed": rep["seed"], "data_sha256": rep.get("data_sha256"), "run": str(p.parent),
+                     "wall_time_s": rep.get("wall_time_s")})
+        rows.append({**base, **{k: v for k, v in m.items() if not k.startswith("test/rev/")}})
+        if any(k.startswith("test/rev/") for k in m):
+            rev = {**base, "model.name": f"{base.get('model.name')}_rev"}
+            rev.update({k.replace("test/rev/", "test/"): v for k, v in m.items() if k.startswith("test/rev/")})
+            rows.append(rev)
+    return pd.DataFrame(rows)
+
+
+def aggregate(df: pd.DataFrame, metrics: Sequence[str], group: Sequence[str]) -> pd.DataFrame:
+    """Mean, std (ddof=1; 0 for one run) and run count per group."""
+    present = [m for m in metrics if m in df.columns]
+    g = df.groupby(list(group), sort=False, dropna=False)
+    mean, std = g[present].mean(), g[present].std(ddof=1).fillna(0.0)
+    out = mean.add_suffix(" mean").join(std.add_suffix(" std"))
+    out["runs"] = g.size()
+    out["seeds"] = g["seed"].apply(lambda s: ",".join(str(x) for x in sorted(s)))
+    return out.reset_index()
+
+
+def to_markdown(agg: pd.DataFrame, metrics: Sequence[str], group: Sequence[str], digits: int = 3) -> str:
+    """A Markdown table with ``mean +- std`` cells."""
+    present = [m for m in metrics if f"{m} mean" in agg.columns]
+    head = [*group, *(m.replace("test/", "") for m in present), "runs"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in agg.iterrows():
+        cells = [str(r[g]) for g in group]
+        for m in present:
+            mu, sd = r[f"{m} mean"], r[f"{m} std"]
+            cells.append("" if pd.isna(mu) else (f"{mu:.{digits}f} ± {sd:.{digits}f}" if r["runs"] > 1 else f"{mu:.{digits}f}"))
+        cells.append(str(int(r["runs"])))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def check_consistent(df: pd.DataFrame, expected_sha: str | None = None) -> None:
+    """Refuse to mix reports computed on different data."""
+    shas = set(df["data_sha256"].dropna())
+    if expected_sha and shas - {expected_sha}:
+        raise ValueError(f"reports on other data than {expected_sha[:12]}...: {sorted(s[:12] for s in shas)}")
+    if len(shas) > 1:
+        raise ValueError(f"reports mix several data files (sha256 {sorted(s[:12] for s in shas)}); table them separately")

@@ -74,3 +74,18 @@ def test_classifier_shapes_and_freezing():
     assert trainable and all(".1." in n for n in trainable)
     freeze_encoder(model, 0)
     assert not any(p.requires_grad for p in model.encoder.parameters())
+
+
+def test_metrics_update_restores_deterministic_flag_and_scales():
+    """torchmetrics' deterministic bincount is [N, C**2]; the update lifts the flag and restores it."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        m = HSMetrics({2: 50, 4: 500, 6: 3000})  # the deterministic path would need ~18 GB here
+        n = 200
+        scores = {lvl: torch.rand(n, c) for lvl, c in ((2, 50), (4, 500), (6, 3000))}
+        m.update(scores, {lvl: torch.randint(0, c, (n,)) for lvl, c in ((2, 50), (4, 500), (6, 3000))})
+        assert torch.are_deterministic_algorithms_enabled()
+        assert 0.0 <= m.compute("x")["x/hs6/acc@5"] <= 1.0
+    finally:
+        torch.use_deterministic_algorithms(before)

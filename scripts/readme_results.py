@@ -1,0 +1,47 @@
+#!/usr/bin/env python
+"""Regenerate the README's results section from the committed tables in experiments/.
+
+    python scripts/readme_results.py          # rewrites the block between the results markers
+
+Tables themselves are generated from run reports by scripts/make_table.py; nothing is typed by hand.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bacuda_research.utils.io import write_text  # noqa: E402
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+TABLES = [
+    "experiments/date_synthetic/date_table.md",
+    "experiments/date_synthetic/ablations_table.md",
+    "experiments/date_synthetic/baselines_table.md",
+    "experiments/hs/results.md",
+]
+
+
+def main() -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        sys.exit(f"README.md lacks the {START} ... {END} markers")
+    parts = []
+    for rel in TABLES:
+        path = ROOT / rel
+        if path.exists():
+            body = path.read_text(encoding="utf-8").strip()
+            parts.append(f"{body}\n\n(from `{rel}`)")
+    block = "\n\n".join(parts) if parts else "_No results committed yet._"
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    write_text(readme, f"{head}{START}\n{block}\n{END}{tail}")
+    print(f"README results: {len(parts)} tables")
+
+
+if __name__ == "__main__":
+    main()

@@ -74,8 +74,12 @@ def build_trainer(
     **overrides: Any,
 ) -> Any:
     """A Lightning Trainer from ``cfg.trainer`` (keyword arguments) writing into ``run_dir``."""
+    import warnings
+
     import lightning.pytorch as pl
 
+    # our IterableDataset yields whole batches in one process; Lightning's length caveat is moot
+    warnings.filterwarnings("ignore", message=r".*Your `IterableDataset` has `__len__` defined.*")
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     kwargs.update(overrides)
     return pl.Trainer(default_root_dir=str(run_dir), logger=loggers, callbacks=list(callbacks), **kwargs)

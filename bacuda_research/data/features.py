@@ -68,16 +68,18 @@ def _category_keys(series: pd.Series) -> pd.Series:
     return series.astype(str)
 
 
-def risky_categories(keys: pd.Series, illicit: np.ndarray, smoothing: float, top_fraction: float) -> list[str]:
+def risky_categories(values: pd.Series, illicit: np.ndarray, smoothing: float, top_fraction: float) -> list[str]:
     """The top int(top_fraction * n_categories) + 1 categories by smoothed illicit rate.
 
-    Ties are broken by category key so that the result does not depend on row order or hashing.
+    Categories are grouped on their natural values (sorted, as pandas groupby does) and ranked
+    with pandas' default sort, exactly as the DATE reference code does, so that categories tied
+    at the cut-off are chosen as there (deterministically). Returned as string keys.
     """
-    grouped = pd.DataFrame({"k": keys.to_numpy(), "y": illicit}).groupby("k", sort=True)["y"]
+    grouped = pd.DataFrame({"k": values.to_numpy(), "y": illicit}).groupby("k", sort=True)["y"]
     rate = grouped.sum() / (grouped.count() + smoothing)
     n_risky = int(top_fraction * len(rate)) + 1
-    ranked = rate.reset_index().sort_values(["y", "k"], ascending=[False, True], kind="mergesort")
-    return ranked["k"].head(n_risky).tolist()
+    top = rate.sort_values(ascending=False).head(n_risky).index
+    return _category_keys(pd.Series(top, dtype=values.dtype)).tolist()
 
 
 @dataclass
@@ -113,7 +115,7 @@ class DeclarationFeatures:
         frame = add_derived(train, self.tariff_digits)
         y = frame["illicit"].to_numpy(np.float64)
         self.risky = {
-            p: risky_categories(_category_keys(frame[p]), y, self.risk_smoothing, self.risk_top_fraction)
+            p: risky_categories(frame[p], y, self.risk_smoothing, self.risk_top_fraction)
             for p in PROFILES
         }
         # index 0 is reserved for importers / items unseen in training
@@ -131,7 +133,7 @@ class DeclarationFeatures:
             for f in range(self.risk_folds):
                 inside, outside = folds == f, folds != f
                 risky = {
-                    p: risky_categories(_category_keys(frame.loc[outside, p]), y[outside],
+                    p: risky_categories(frame.loc[outside, p], y[outside],
                                         self.risk_smoothing, self.risk_top_fraction)
                     for p in PROFILES
                 }

@@ -21,7 +21,7 @@ TABLES = [
     "experiments/date_synthetic/date_table.md",
     "experiments/date_synthetic/ablations_table.md",
     "experiments/date_synthetic/baselines_table.md",
-    "experiments/hs/results.md",
+    "experiments/hs/RESULTS.md",
 ]
 
 

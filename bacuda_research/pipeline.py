@@ -31,8 +31,11 @@ class TaskResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
-    """Run the task the config describes and write ``report.json`` + ``DONE`` into ``run_dir``."""
+def run(cfg: DictConfig, run_dir: str | Path, hydra_choices: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the task the config describes and write ``report.json`` + ``DONE`` into ``run_dir``.
+
+    ``hydra_choices`` (the CLI passes Hydra's group choices, e.g. ``experiment``) is recorded.
+    """
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +66,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         data_sha256=result.data_sha256,
         wall_time_s=time.perf_counter() - t0,
         threads=threads,
-        extra=result.extra,
+        extra={**result.extra, **({"hydra_choices": hydra_choices} if hydra_choices else {})},
     )
     write_report(run_dir, report)
     print_metrics(result.metrics, title=f"{cfg.model.name} on {cfg.data.name} (seed {cfg.seed})")

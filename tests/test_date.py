@@ -188,3 +188,14 @@ def test_eval_reproduces_training_metrics(date_run, tmp_path):
     for key in ("test/precision@1", "test/revenue@5", "test/auc", "test/f1_threshold", "test/rev/revenue@1"):
         assert ev["metrics"][key] == pytest.approx(report["metrics"][key], abs=1e-9), key
     assert (tmp_path / "DONE").exists()
+
+
+def test_divergence_is_an_error_not_nan_metrics():
+    from bacuda_research.modules.date_module import DATEModule
+
+    module = DATEModule(net={"n_leaves": 8, "n_trees": 2, "n_importers": 3, "n_items": 3, "dim": 4, "heads": 2})
+    batch = {"leaves": torch.ones(4, 2, dtype=torch.long), "importer": torch.ones(4, dtype=torch.long),
+             "item": torch.ones(4, dtype=torch.long), "illicit": torch.zeros(4),
+             "revenue_norm": torch.full((4,), float("nan"))}
+    with pytest.raises(FloatingPointError, match="diverged"):
+        module.training_step(batch, 0)

@@ -56,7 +56,8 @@ def evaluate(cfg: DictConfig, run_dir: str | Path) -> dict:
         out = predictor.predict(rows)
         y, rev = rows["illicit"].to_numpy(), rows["revenue"].to_numpy()
         metrics.update({f"{name}/{k}": v for k, v in
-                        ranking_report(out["prob"], y, rev, predictor.percents, threshold).items()})
+                        ranking_report(out["logit"], y, rev, predictor.percents, threshold,
+                                       threshold_scores=out["prob"]).items()})
         metrics.update({f"{name}/rev/{k}": v for k, v in
                         ranking_report(out["rev_score"], y, rev, predictor.percents).items()})
         scored = predictor.score(rows)

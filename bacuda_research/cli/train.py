@@ -26,7 +26,8 @@ def main(cfg: DictConfig) -> float | None:
 
     from bacuda_research.pipeline import run
 
-    report = run(cfg, run_dir=HydraConfig.get().runtime.output_dir)
+    hc = HydraConfig.get()
+    report = run(cfg, run_dir=hc.runtime.output_dir, hydra_choices=dict(hc.runtime.choices))
     # the returned value is what sweepers (Optuna) optimise
     return report["metrics"].get("val/f1@mean")
 

@@ -106,14 +106,17 @@ def best_threshold(scores: np.ndarray, illicit: np.ndarray,
 def ranking_report(
     scores: np.ndarray, illicit: np.ndarray, revenue: np.ndarray | None,
     percents: Iterable[float] = DEFAULT_PERCENTS, threshold: float | None = None,
+    threshold_scores: np.ndarray | None = None,
 ) -> dict[str, float]:
     """All selection metrics for one split: @n% metrics, ``f1@mean``, ``auc`` and (given a
-    threshold chosen on validation) ``f1_threshold``."""
+    threshold chosen on validation) ``f1_threshold``, computed on ``threshold_scores`` when given
+    (e.g. probabilities, when ``scores`` are logits)."""
     percents = tuple(percents)
     out = top_percent_metrics(scores, illicit, revenue, percents)
     out["f1@mean"] = float(np.mean([out[f"f1@{pct_key(n)}"] for n in percents]))
     out["auc"] = roc_auc(scores, illicit)
     if threshold is not None:
-        out["f1_threshold"] = f1_at_threshold(scores, illicit, threshold)
+        out["f1_threshold"] = f1_at_threshold(scores if threshold_scores is None else threshold_scores,
+                                              illicit, threshold)
         out["threshold"] = float(threshold)
     return out

@@ -112,17 +112,19 @@ class DATEPredictor:
 
     @torch.no_grad()
     def predict(self, df: pd.DataFrame, batch_size: int = 4096) -> dict[str, np.ndarray]:
-        """Illicit probability, predicted revenue, revenue score and leaf weights per row."""
+        """Illicit probability and logit (rank by the logit: no float saturation ties), predicted
+        revenue, revenue score and leaf weights per row."""
         x = self.inputs(df)
-        probs, revs, weights = [], [], []
+        logits, revs, weights = [], [], []
         for start in range(0, len(df), batch_size):
             sl = {k: v[start:start + batch_size] for k, v in x.items()}
             logit, rev, w = self.net(sl["leaves"], sl["importer"], sl["item"], sl.get("dense"))
-            probs.append(torch.sigmoid(logit).double())
+            logits.append(logit.double())
             revs.append(rev.double())
             weights.append(w.float())
         rev_score = torch.cat(revs).numpy()
-        return {"prob": torch.cat(probs).numpy(), "rev_score": rev_score,
+        logit = torch.cat(logits)
+        return {"prob": torch.sigmoid(logit).numpy(), "logit": logit.numpy(), "rev_score": rev_score,
                 "revenue": np.expm1(np.maximum(rev_score, 0.0) * self.revenue_scale),
                 "weights": torch.cat(weights).numpy(), "leaves": x["leaves"].numpy()}
 
@@ -131,7 +133,7 @@ class DATEPredictor:
         out = self.predict(df)
         return pd.DataFrame({
             "sgd.id": df["sgd.id"].to_numpy(), "illicit_probability": out["prob"],
-            "predicted_revenue": out["revenue"], "rank": rank_desc(out["prob"]),
+            "predicted_revenue": out["revenue"], "rank": rank_desc(out["logit"]),
             "revenue_rank": rank_desc(out["rev_score"]),
         })
 
@@ -149,7 +151,7 @@ class DATEPredictor:
         """Per declaration: its scores and its top-k leaves by attention weight, as rules."""
         out = self.predict(df)
         expl = explain_rows(out["weights"], out["leaves"], self.rules, top_k)
-        ranks = rank_desc(out["prob"])
+        ranks = rank_desc(out["logit"])
         return [{"sgd.id": sid, "illicit_probability": round(float(p), 6), "rank": int(r), "leaves": e}
                 for sid, p, r, e in zip(df["sgd.id"].tolist(), out["prob"], ranks, expl)]
 

@@ -29,13 +29,15 @@ class DATEModule(pl.LightningModule):
     """Holds the DATE network, its two losses, the selection metrics and the optimizer."""
 
     def __init__(self, net: Mapping[str, Any], alpha: float = 10.0, optimizer: Mapping[str, Any] | None = None,
-                 percents: tuple[float, ...] = (1, 2, 5, 10), revenue_scale: float = 1.0) -> None:
+                 percents: tuple[float, ...] = (1, 2, 5, 10), revenue_scale: float = 1.0,
+                 grad_clip: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = DATE(**net)
         self.alpha = float(alpha)
         self.optimizer_cfg = dict(optimizer or {"name": "ranger", "lr": 0.005, "weight_decay": 0.01})
         self.revenue_scale = float(revenue_scale)
+        self.grad_clip = grad_clip
         self.val_metric = TopPercentSelection(percents)
         self.val_rev_metric = TopPercentSelection(percents)
 
@@ -50,6 +52,10 @@ class DATEModule(pl.LightningModule):
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, cls_loss, rev_loss, _, _ = self._losses(batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"DATE training diverged: non-finite loss at epoch {self.current_epoch}, step {self.global_step} "
+                "(lower model.optimizer.lr or set model.grad_clip)")
         n = batch["illicit"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=n)
         self.log_dict({"train/cls_loss": cls_loss, "train/rev_loss": rev_loss}, batch_size=n)
@@ -58,7 +64,8 @@ class DATEModule(pl.LightningModule):
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
         loss, _, _, logit, rev = self._losses(batch)
         self.log("val/loss", loss, batch_size=batch["illicit"].shape[0], sync_dist=True)
-        self.val_metric.update(torch.sigmoid(logit), batch["illicit"], batch["revenue"], batch["row"])
+        # rank by the logit: same order as the probability, without float saturation ties at 1.0
+        self.val_metric.update(logit, batch["illicit"], batch["revenue"], batch["row"])
         self.val_rev_metric.update(rev, batch["illicit"], batch["revenue"], batch["row"])
 
     def on_validation_epoch_end(self) -> None:
@@ -68,6 +75,13 @@ class DATEModule(pl.LightningModule):
         self.log_dict({f"val/{k}": float(v) for k, v in cls.items() if not k.startswith("selected")})
         self.log_dict({f"val/rev/{k}": float(v) for k, v in rev.items() if k.startswith(("revenue", "precision"))})
 
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val=None,
+                                    gradient_clip_algorithm=None) -> None:
+        # a model hyperparameter (model.grad_clip), so it travels with the config of the model
+        clip = self.grad_clip if self.grad_clip else gradient_clip_val
+        if clip:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # the checkpoint describes itself: boosters, leaf numbering, features, schema (see
         # models/date_predictor.py); all plain tensors/strings, loadable with weights_only=True
@@ -76,7 +90,7 @@ class DATEModule(pl.LightningModule):
 
     def predict_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         logit, rev_score, weights = self(batch)
-        return {"prob": torch.sigmoid(logit), "rev": rev_score, "weights": weights}
+        return {"prob": torch.sigmoid(logit), "logit": logit, "rev": rev_score, "weights": weights}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         cfg = dict(self.optimizer_cfg)
@@ -155,7 +169,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
                dense_features=train.X.shape[1] if use_dense else 0)
     percents = tuple(mcfg.get("percents", (1, 2, 5, 10)))
     module = DATEModule(net=net, alpha=mcfg["alpha"], optimizer=mcfg["optimizer"], percents=percents,
-                        revenue_scale=revenue_scale)
+                        revenue_scale=revenue_scale, grad_clip=mcfg.get("grad_clip"))
     schema = {"columns": dict(cfg.data.columns), "date_format": cfg.data.date_format,
               "tariff_digits": int(cfg.data.tariff_digits)}
     module.artifacts = checkpoint_artifacts(dm.features, stage, encoder, revenue_scale, scaler, schema, percents)
@@ -171,11 +185,13 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     best_epoch = int(best["epoch"])
     outputs = {s: predict_split(module, dm.tensors[s], int(cfg.data.batch_size)) for s in ("valid", "test")}
     splits = dm.splits
-    metrics = evaluate_scores({s: o["prob"] for s, o in outputs.items()}, splits, percents)
+    # rank by logit (the probability's order without saturation ties); threshold F1 on probabilities
+    metrics = evaluate_scores({s: o["logit"] for s, o in outputs.items()}, splits, percents,
+                              probs={s: o["prob"] for s, o in outputs.items()})
     rev_metrics = evaluate_scores({s: o["rev"] for s, o in outputs.items()}, splits, percents, prefix="rev/")
     metrics.update({k: v for k, v in rev_metrics.items() if not k.endswith(("threshold",))})
     preds = [prediction_frame(s, splits[s], outputs[s]["prob"],
-                              np.expm1(np.maximum(outputs[s]["rev"], 0.0) * revenue_scale))
+                              np.expm1(np.maximum(outputs[s]["rev"], 0.0) * revenue_scale), rank_by=outputs[s]["logit"])
              for s in ("valid", "test")]
     explanations = None
     top_k = int(mcfg.get("explain_top_k", 0) or 0)
@@ -225,13 +241,18 @@ def resume_path(last: Path, cfg: DictConfig, data_sha256: str | None) -> str | N
 def predict_split(module: DATEModule, tensors: Mapping[str, torch.Tensor], batch_size: int) -> dict[str, np.ndarray]:
     """Illicit probability, normalised revenue and leaf weights for a whole split (eval mode)."""
     module.eval()
-    probs, revs, weights = [], [], []
+    probs, logits, revs, weights = [], [], [], []
     n = len(tensors["illicit"])
     device = next(module.parameters()).device
     for start in range(0, n, max(batch_size, 1024)):
         batch = {k: v[start:start + max(batch_size, 1024)].to(device) for k, v in tensors.items()}
         out = module.predict_step(batch, 0)
         probs.append(out["prob"].double().cpu())
+        logits.append(out["logit"].double().cpu())
         revs.append(out["rev"].double().cpu())
         weights.append(out["weights"].float().cpu())
-    return {"prob": torch.cat(probs).numpy(), "rev": torch.cat(revs).numpy(), "weights": torch.cat(weights).numpy()}
+    out = {"prob": torch.cat(probs).numpy(), "logit": torch.cat(logits).numpy(), "rev": torch.cat(revs).numpy(),
+           "weights": torch.cat(weights).numpy()}
+    if not np.isfinite(out["logit"]).all() or not np.isfinite(out["rev"]).all():
+        raise FloatingPointError("DATE produced non-finite scores; the model diverged")
+    return out

@@ -37,6 +37,15 @@ def _get(d: dict, dotted: str):
     return d
 
 
+def _run_group(run_dir: Path) -> str:
+    """The experiment a run belongs to: its recorded Hydra choice, else its folder name less -s<seed>."""
+    import re
+
+    rep = json.loads((run_dir / "report.json").read_text())
+    choice = (rep.get("hydra_choices") or {}).get("experiment")
+    return choice or re.sub(r"-s\d+$", "", run_dir.name)
+
+
 def load_rows(paths: Sequence[Path], group: Sequence[str] = ("model.name", "features.risk_flags"),
               variant_key: str = "tags") -> pd.DataFrame:
     """One row per run (and per ranking head for DATE): group columns, seed, metrics."""
@@ -44,12 +53,12 @@ def load_rows(paths: Sequence[Path], group: Sequence[str] = ("model.name", "feat
     for p in paths:
         rep = json.loads(p.read_text())
         cfg, m = rep["config"], rep["metrics"]
-        base = {g: _get(cfg, g) for g in group}
+        base = {g: (_run_group(p.parent) if g == "experiment" else _get(cfg, g)) for g in group}
         base.update({"seed": rep["seed"], "data_sha256": rep.get("data_sha256"), "run": str(p.parent),
                      "wall_time_s": rep.get("wall_time_s")})
-        rows.append({**base, **{k: v for k, v in m.items() if not k.startswith("test/rev/")}})
+        rows.append({**base, "head": "illicit", **{k: v for k, v in m.items() if not k.startswith("test/rev/")}})
         if any(k.startswith("test/rev/") for k in m):
-            rev = {**base, "model.name": f"{base.get('model.name')}_rev"}
+            rev = {**base, "model.name": f"{base.get('model.name')}_rev", "head": "revenue"}
             rev.update({k.replace("test/rev/", "test/"): v for k, v in m.items() if k.startswith("test/rev/")})
             rows.append(rev)
     return pd.DataFrame(rows)

@@ -88,23 +88,23 @@ def generate_declarations(rows: int = 40000, seed: int = 7, start: str = "2013-0
     revenue[illicit & (rng.random(rows) < 0.10)] = 0.0
     revenue = np.maximum(revenue, 0).astype(np.int64)
 
+    # days are drawn sorted, so rows come in date order (as customs extracts usually do)
     day = np.sort(rng.integers(0, days, rows))
-    order = np.argsort(day, kind="stable")
     dates = pd.Timestamp(start) + pd.to_timedelta(day, unit="D")
     df = pd.DataFrame({
         "sgd.date": dates.strftime("%y-%m-%d"),
-        "importer.id": [f"IMP{100000 + i}" for i in imp_idx[order]],
-        "declarant.id": [f"DEC{1000 + i}" for i in dec_idx[order]],
-        "country": [f"CNTRY{100 + i}" for i in cty_idx[order]],
-        "office.id": [f"OFFICE{10 + i}" for i in off_idx[order]],
-        "tariff.code": hs10[item_idx][order],
-        "quantity": quantity[order],
-        "gross.weight": weight[order],
-        "fob.value": fob[order],
-        "cif.value": cif[order],
-        "total.taxes": taxes[order],
-        "illicit": illicit[order].astype(np.int64),
-        "revenue": revenue[order],
+        "importer.id": [f"IMP{100000 + i}" for i in imp_idx],
+        "declarant.id": [f"DEC{1000 + i}" for i in dec_idx],
+        "country": [f"CNTRY{100 + i}" for i in cty_idx],
+        "office.id": [f"OFFICE{10 + i}" for i in off_idx],
+        "tariff.code": hs10[item_idx],
+        "quantity": quantity,
+        "gross.weight": weight,
+        "fob.value": fob,
+        "cif.value": cif,
+        "total.taxes": taxes,
+        "illicit": illicit.astype(np.int64),
+        "revenue": revenue,
     })
     df.insert(0, "sgd.id", [f"SGD{i + 1}" for i in range(rows)])
     return df
@@ -113,6 +113,7 @@ def generate_declarations(rows: int = 40000, seed: int = 7, start: str = "2013-0
 def synthetic_file(cache_dir: str | Path, rows: int = 40000, seed: int = 7, start: str = "2013-01-01",
                    days: int = 365) -> Path:
     """Generate (once) and return the path of a cached synthetic CSV for these parameters."""
+    # "v": bump whenever generate_declarations changes its output, so cached files are not reused
     params = {"rows": int(rows), "seed": int(seed), "start": str(start), "days": int(days), "v": 1}
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir) / "synthetic" / f"declarations-{rows}-{seed}-{key}.csv"

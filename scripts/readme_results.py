@@ -21,6 +21,7 @@ TABLES = [
     "experiments/date_synthetic/date_table.md",
     "experiments/date_synthetic/ablations_table.md",
     "experiments/date_synthetic/baselines_table.md",
+    "experiments/generalization/table.md",
     "experiments/hs/RESULTS.md",
 ]
 

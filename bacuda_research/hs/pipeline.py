@@ -15,14 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.hs.corpus import (dedupe, eu_cn_corpus, hs2022_corpus, load_benchmark, pairs_corpus,
                                        split_groups)
-from bacuda_research.hs.data import IGNORE, encode_labels
+from bacuda_research.hs.data import encode_labels
 from bacuda_research.hs.decoding import hierarchical_scores
 from bacuda_research.hs.metrics import HSMetrics
 from bacuda_research.hs.nomenclature import Nomenclature, load_nomenclature

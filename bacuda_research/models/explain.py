@@ -7,7 +7,7 @@ DATE's attention weights say which leaves mattered for a declaration; their rule
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 

@@ -141,7 +141,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     from bacuda_research.declarations import evaluate_scores, prediction_frame
     from bacuda_research.models import xgb_stage
     from bacuda_research.models.date_predictor import checkpoint_artifacts
-    from bacuda_research.models.explain import explain_rows, global_leaf_rules
+    from bacuda_research.models.explain import global_leaf_rules
     from bacuda_research.training import build_trainer
 
     mcfg = OmegaConf.to_container(cfg.model, resolve=True)
@@ -196,20 +196,24 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     explanations = None
     top_k = int(mcfg.get("explain_top_k", 0) or 0)
     if top_k:
-        # officers look at the top of the list: explain the test rows in the top explain_percent %
-        rules = global_leaf_rules(stage, encoder.table, dm.features.flag_columns)
-        test = outputs["test"]
-        keep = np.flatnonzero(preds[1]["rank"].to_numpy() <= max(1, int(len(test["prob"]) * float(mcfg.get("explain_percent", 10)) / 100)))
-        keep = keep[np.argsort(preds[1]["rank"].to_numpy()[keep])]
-        leaves_idx = dm.tensors["test"]["leaves"].numpy()[keep]
-        rows = explain_rows(test["weights"][keep], leaves_idx, rules, top_k)
-        ids = splits["test"].ids[keep]
-        explanations = [{"sgd.id": str(i), "split": "test", "rank": int(r), "illicit_probability": round(float(p), 6),
-                         "leaves": e} for i, r, p, e in zip(ids, preds[1]["rank"].to_numpy()[keep],
-                                                             test["prob"][keep], rows)]
+        explanations = explain_top(outputs["test"], preds[1]["rank"].to_numpy(), splits["test"].ids,
+                                   dm.tensors["test"]["leaves"].numpy(),
+                                   global_leaf_rules(stage, encoder.table, dm.features.flag_columns),
+                                   top_k, float(mcfg.get("explain_percent", 10)))
     return {"metrics": metrics, "predictions": preds, "explanations": explanations, "module": module,
             "extra": {"best_epoch": best_epoch, "best_checkpoint": str(best_cb.best_model_path),
                       "n_leaves": encoder.n_leaves}}
+
+
+def explain_top(out: Mapping[str, np.ndarray], rank: np.ndarray, ids: np.ndarray, leaves: np.ndarray,
+                rules: dict[int, dict], top_k: int, percent: float) -> list[dict[str, Any]]:
+    """Explanations for the rows ranked in the top ``percent`` % (what officers look at), best first."""
+    from bacuda_research.models.explain import explain_rows
+
+    keep = np.argsort(rank, kind="stable")[: max(1, int(len(rank) * percent / 100))]
+    rows = explain_rows(out["weights"][keep], leaves[keep], rules, top_k)
+    return [{"sgd.id": str(i), "split": "test", "rank": int(r), "illicit_probability": round(float(p), 6),
+             "leaves": e} for i, r, p, e in zip(ids[keep], rank[keep], out["prob"][keep], rows)]
 
 
 def run_key(cfg: DictConfig, data_sha256: str | None) -> str:

@@ -69,9 +69,9 @@ def leaf_rules(booster: Any, binary_features: Iterable[str] = ()) -> dict[tuple[
 def global_leaf_rules(stage: Any, leaf_table: np.ndarray, binary_features: Iterable[str] = ()) -> dict[int, dict]:
     """Global leaf index (as numbered by ``LeafEncoder``) -> {"tree", "node", "rule"}.
 
-    ``stage`` is a ``TreeStage`` (several boosters, trees numbered across them) or one booster.
+    ``stage`` is a ``TreeStage`` (its boosters' trees numbered across them, as the leaf table is).
     """
-    rules = stage.rules(list(binary_features)) if hasattr(stage, "rules") else leaf_rules(stage, binary_features)
+    rules = stage.rules(list(binary_features))
     out: dict[int, dict] = {}
     trees, nodes = np.nonzero(leaf_table)
     for t, n in zip(trees.tolist(), nodes.tolist()):

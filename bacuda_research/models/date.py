@@ -18,6 +18,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def gather_rows(weight: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``embedding(index, weight, padding_idx=0)``, faster on CPU for many indices.
+
+    Row 0 (unseen) is read as zeros and receives no gradient, as with ``padding_idx=0``; the
+    backward is an ``index_add`` (~0.4 ms for 25,600 leaf lookups at batch 256, against ~2 ms for
+    ``embedding_dense_backward``).
+    """
+    table = torch.cat((torch.zeros_like(weight[:1]), weight[1:]))
+    return table.index_select(0, index.reshape(-1)).view(*index.shape, weight.shape[1])
+
+
 class LeafSelfAttention(nn.Module):
     """Multi-head self-attention over the tree leaves (the reference's variant).
 
@@ -38,7 +49,10 @@ class LeafSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         qkv = F.relu(self.qkv(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # (B, h, T, d/h)
+        # unbind, not qkv[0], qkv[1], qkv[2]: its backward is one stack instead of three zero-filled
+        # copies of the whole (3, B, h, T, d/h) block (~3 ms of a 39 ms step at batch 256)
+        q, k, v = qkv.unbind(0)
+        y = F.scaled_dot_product_attention(q, k, v)  # (B, h, T, d/h)
         return F.relu(self.out(y.transpose(1, 2).reshape(b, t, d)))
 
 
@@ -54,8 +68,12 @@ class LeafAttentionPooling(nn.Module):
         self.h = nn.Parameter(torch.rand(dim, 1))
 
     def forward(self, leaves: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        q = query.unsqueeze(1).expand(-1, leaves.shape[1], -1)
-        scores = (F.relu(self.project(torch.cat((q, leaves), dim=-1))) @ self.h).squeeze(-1)
+        # W [q; leaf_t] + b computed as (W_q q + b) + W_l leaf_t: the query part once per row
+        # instead of once per leaf, and no (B, T, 2d) concatenation
+        d = leaves.shape[-1]
+        w_q, w_l = self.project.weight[:, :d], self.project.weight[:, d:]
+        pre = F.linear(leaves, w_l) + F.linear(query, w_q, self.project.bias).unsqueeze(1)
+        scores = (F.relu(pre) @ self.h).squeeze(-1)
         weights = torch.softmax(scores, dim=1)
         return (weights.unsqueeze(-1) * leaves).sum(dim=1), weights
 
@@ -131,7 +149,7 @@ class DATE(nn.Module):
         score itself is returned because ranking by it breaks the ties that ReLU creates at 0 (the
         order of positive predictions is unchanged).
         """
-        s = self.leaf_embedding(leaves)
+        s = gather_rows(self.leaf_embedding.weight, leaves)
         if self.self_att is not None:
             s = self.norm(self.self_att(s))
         imp, itm = self.importer_embedding(importer), self.item_embedding(item)

@@ -199,3 +199,36 @@ def test_divergence_is_an_error_not_nan_metrics():
              "revenue_norm": torch.full((4,), float("nan"))}
     with pytest.raises(FloatingPointError, match="diverged"):
         module.training_step(batch, 0)
+
+
+def test_tree_init_starts_at_the_boosters_predictions():
+    """model.tree_init: before any step, the illicit logit is the classifier's margin and the revenue
+    score the regressor's prediction in the revenue head's units, row by row."""
+    import xgboost as xgb
+
+    from bacuda_research.models import xgb_stage
+    from bacuda_research.modules.date_module import tree_init_values
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0.8).astype(float)
+    rev = np.where(y > 0, np.exp(3 + X[:, 1]), 0.0)
+    names = [f"f{i}" for i in range(5)]
+    cls = xgb_stage.fit_booster(X, y, {"objective": "binary:logistic", "max_depth": 3, "seed": 0}, 6, names, None)
+    reg = xgb_stage.fit_booster(X, np.log1p(rev), {"objective": "reg:squarederror", "max_depth": 3, "seed": 0}, 4,
+                                names, None)
+    stage = xgb_stage.TreeStage([cls, reg], names)
+    encoder = xgb_stage.LeafEncoder().fit(stage.leaves(X))
+    scale = float(np.log1p(rev).max())
+    net = DATE(n_leaves=encoder.n_leaves, n_trees=encoder.n_trees, n_importers=3, n_items=3, dim=8, heads=2,
+               leaf_bias=True)
+    net.init_from_trees(*tree_init_values(stage, encoder, X, scale))
+    leaves = torch.from_numpy(encoder.transform(stage.leaves(X)).astype(np.int64))
+    zeros = torch.zeros(len(X), dtype=torch.int64)
+    logit, rev_score, _ = net(leaves, zeros, zeros)
+    dm = xgb.DMatrix(X, feature_names=names)
+    np.testing.assert_allclose(logit.detach().numpy(), cls.predict(dm, output_margin=True), atol=1e-5)
+    np.testing.assert_allclose(rev_score.detach().numpy(), reg.predict(dm) / scale, atol=1e-5)
+    with pytest.raises(ValueError, match="leaf_bias"):
+        DATE(n_leaves=4, n_trees=1, n_importers=2, n_items=2, dim=8, heads=2).init_from_trees(
+            torch.zeros(4, 2), torch.zeros(2))

@@ -140,6 +140,24 @@ class DATE(nn.Module):
             if self.leaf_bias is not None:
                 self.leaf_bias.weight.zero_()
 
+    @torch.no_grad()
+    def init_from_trees(self, values: torch.Tensor, base: torch.Tensor) -> None:
+        """Start the wide part at the tree stage's own predictions (``model.tree_init``).
+
+        ``values`` (n_leaves, 2): each leaf's value in the illicit classifier (margin) and in the
+        revenue regressor (already in the revenue head's units), 0 for the other booster's leaves;
+        ``base`` (2,): the boosters' base margins. The heads' weights start at zero, so at step 0
+        the illicit logit is XGBoost's margin and the revenue score the regressor's prediction;
+        training then learns what the attentive part adds (zero-initialised residual branches).
+        """
+        if self.leaf_bias is None:
+            raise ValueError("tree initialisation needs the wide part: set model.net.leaf_bias=true")
+        self.leaf_bias.weight.copy_(values.to(self.leaf_bias.weight))
+        self.leaf_bias.weight[0].zero_()
+        for head, b in ((self.cls_head, base[0]), (self.rev_head, base[1])):
+            head.weight.zero_()
+            head.bias.fill_(float(b))
+
     def forward(self, leaves: torch.Tensor, importer: torch.Tensor, item: torch.Tensor,
                 dense: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Shape: leaves (B, T) int, importer (B,), item (B,) ->

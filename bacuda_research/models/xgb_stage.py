@@ -77,19 +77,38 @@ def predict(booster: Any, X: np.ndarray, feature_names: Sequence[str]) -> np.nda
     return booster.predict(xgb.DMatrix(X, feature_names=[_safe_name(n) for n in feature_names]))
 
 
-def leaves(booster: Any, X: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
-    """Leaf node id reached in each tree. Shape: X (N, F) -> (N, n_trees) int32."""
+def leaves(booster: Any, X: np.ndarray, feature_names: Sequence[str], chunk_rows: int = 1 << 18) -> np.ndarray:
+    """Leaf node id reached in each tree. Shape: X (N, F) -> (N, n_trees) int16 (int32 for trees
+    with more than 32767 nodes).
+
+    Predicted ``chunk_rows`` rows at a time into one preallocated array: XGBoost returns leaf ids as
+    float32, so a single call on 10M rows x 100 trees would hold 4 GB of floats plus the copy.
+    """
     import xgboost as xgb
 
-    dm = xgb.DMatrix(X, feature_names=[_safe_name(n) for n in feature_names])
-    return booster.predict(dm, pred_leaf=True).astype(np.int32).reshape(len(X), -1)
+    names = [_safe_name(n) for n in feature_names]
+    n_trees = booster.num_boosted_rounds()
+    n_nodes = max((int(t.get("num_nodes", 0)) for t in _tree_params(booster)), default=0)
+    out = np.empty((len(X), n_trees), dtype=np.int16 if n_nodes <= np.iinfo(np.int16).max else np.int32)
+    for start in range(0, len(X), int(chunk_rows)):
+        part = X[start:start + int(chunk_rows)]
+        ids = booster.predict(xgb.DMatrix(part, feature_names=names), pred_leaf=True)
+        out[start:start + len(part)] = ids.reshape(len(part), n_trees)
+    return out
+
+
+def _tree_params(booster: Any) -> list[dict]:
+    """Each tree's ``tree_param`` (its node count), read from the model's JSON config."""
+    model = json.loads(booster.save_raw("json"))
+    return [t["tree_param"] for t in model["learner"]["gradient_booster"]["model"]["trees"]]
 
 
 class LeafEncoder:
     """Global leaf numbering fitted on training leaves; 0 = a leaf unseen in training.
 
     ``table[t, node]`` is the global index of node ``node`` of tree ``t``; nodes never reached
-    in training map to 0. Indices are int32 (int64 leaves alone take 8 GB at 10M rows x 100 trees).
+    in training map to 0. Encoded leaves are int16 while the indices fit (100 trees of depth 4 have
+    at most 1,601), else int32: int64 leaves alone would take 8 GB at 10M rows x 100 trees.
     """
 
     def __init__(self, table: np.ndarray | None = None) -> None:
@@ -104,25 +123,37 @@ class LeafEncoder:
     def n_trees(self) -> int:
         return int(self.table.shape[0])
 
-    def fit(self, train_leaves: np.ndarray) -> "LeafEncoder":
+    def fit(self, train_leaves: np.ndarray, chunk_rows: int = 1 << 18) -> "LeafEncoder":
         n_trees = train_leaves.shape[1]
         width = int(train_leaves.max()) + 1
+        # which nodes each tree reaches, counted chunk by chunk (no sort, no copy of the leaves)
+        seen = np.zeros((n_trees, width), dtype=bool)
+        offsets = (np.arange(n_trees) * width)[None, :]
+        for start in range(0, len(train_leaves), int(chunk_rows)):
+            part = train_leaves[start:start + int(chunk_rows)].astype(np.int64) + offsets
+            seen |= np.bincount(part.ravel(), minlength=n_trees * width).reshape(n_trees, width) > 0
         table = np.zeros((n_trees, width), dtype=np.int32)
-        nxt = 1
-        for t in range(n_trees):
-            seen = np.unique(train_leaves[:, t])
-            table[t, seen] = np.arange(nxt, nxt + len(seen), dtype=np.int32)
-            nxt += len(seen)
+        table[seen] = np.arange(1, int(seen.sum()) + 1, dtype=np.int32)  # row-major: tree by tree
         self.table = table
         return self
 
-    def transform(self, node_ids: np.ndarray) -> np.ndarray:
-        """Shape: (N, n_trees) node ids -> (N, n_trees) int32 global indices."""
+    @property
+    def dtype(self) -> np.dtype:
+        """int16 while every global index fits, else int32."""
+        return np.dtype(np.int16 if self.n_leaves - 1 <= np.iinfo(np.int16).max else np.int32)
+
+    def transform(self, node_ids: np.ndarray, chunk_rows: int = 1 << 18) -> np.ndarray:
+        """Shape: (N, n_trees) node ids -> (N, n_trees) global indices (``self.dtype``)."""
         node_ids = np.asarray(node_ids)
-        inside = node_ids < self.table.shape[1]
-        clipped = np.where(inside, node_ids, 0)
-        out = self.table[np.arange(self.n_trees)[None, :], clipped]
-        return np.where(inside, out, 0).astype(np.int32)
+        table = self.table.astype(self.dtype)
+        width = table.shape[1]
+        trees = np.arange(self.n_trees)[None, :]
+        out = np.empty(node_ids.shape, dtype=self.dtype)
+        for start in range(0, len(node_ids), int(chunk_rows)):
+            part = node_ids[start:start + int(chunk_rows)]
+            inside = (part >= 0) & (part < width)
+            out[start:start + len(part)] = np.where(inside, table[trees, np.where(inside, part, 0)], 0)
+        return out
 
     def to_list(self) -> list[list[int]]:
         return self.table.tolist()
@@ -157,6 +188,38 @@ class TreeStage:
             out.update({(t + offset, n): rule for (t, n), rule in r.items()})
             offset += b.num_boosted_rounds()
         return out
+
+    def leaf_values(self, table: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each booster's leaf values, by global leaf index, and its base margin.
+
+        Shape: table (total trees, width) from ``LeafEncoder``, X (N >= 1, F) a few rows ->
+        values (n_leaves, n_boosters) float32 (0 where a leaf belongs to another booster or was
+        unseen in training), base (n_boosters,) float64 with, for each booster b and row x,
+        ``margin_b(x) = base[b] + sum over its trees of values[leaf, b]``. The base is measured on
+        ``X`` (margin minus leaf sum) rather than parsed from ``base_score``, whose meaning and
+        format differ across objectives and XGBoost versions.
+        """
+        import xgboost as xgb
+
+        values = np.zeros((int(table.max()) + 1, len(self.boosters)), dtype=np.float32)
+        base = np.zeros(len(self.boosters))
+        offset = 0
+        node_ids = self.leaves(X[:8])
+        for b, booster in enumerate(self.boosters):
+            trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
+            leaf_sum = np.zeros(len(node_ids))
+            for t, tree in enumerate(trees):
+                cond = np.asarray(tree["split_conditions"], dtype=np.float64)
+                is_leaf = np.asarray(tree["left_children"]) == -1
+                row = table[offset + t]
+                nodes = np.flatnonzero(is_leaf[: len(row)] & (row[: len(is_leaf)] > 0))
+                values[row[nodes], b] = cond[nodes]
+                leaf_sum += cond[node_ids[:, offset + t]]
+            margin = booster.predict(xgb.DMatrix(X[:8], feature_names=[_safe_name(n) for n in self.feature_names]),
+                                     output_margin=True)
+            base[b] = float(np.median(margin - leaf_sum))
+            offset += len(trees)
+        return values, base
 
     def to_raw(self) -> list[bytes]:
         return [bytes(b.save_raw("ubj")) for b in self.boosters]

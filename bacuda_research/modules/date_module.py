@@ -21,6 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.metrics.selection_metric import TopPercentSelection
 from bacuda_research.models.date import DATE
+# the dense scaling is NumPy-only (shared with the torch-free scoring runtime)
+from bacuda_research.models.date_inputs import dense_inputs, dense_scaler  # noqa: F401
 
 log = logging.getLogger("bacuda_research")
 
@@ -42,7 +44,9 @@ class DATEModule(pl.LightningModule):
         self.val_rev_metric = TopPercentSelection(percents)
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.net(batch["leaves"], batch["importer"], batch["item"], batch.get("dense"))
+        leaves = batch["leaves"]  # stored int16 while the leaf indices fit (memory); indexing needs int32+
+        leaves = leaves.int() if leaves.dtype in (torch.int8, torch.int16, torch.uint8) else leaves
+        return self.net(leaves, batch["importer"], batch["item"], batch.get("dense"))
 
     def _losses(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         logit, rev_score, _ = self(batch)
@@ -104,24 +108,13 @@ class DATEModule(pl.LightningModule):
         raise ValueError(f"model.optimizer.name={name!r}: expected ranger or adamw")
 
 
-def dense_scaler(X: np.ndarray) -> dict[str, list[float]]:
-    """Mean/std of sign(x)*log1p(|x|) on training rows (the dense branch's input scaling)."""
-    z = np.sign(X) * np.log1p(np.abs(X))
-    std = z.std(axis=0)
-    return {"mean": z.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist()}
-
-
-def dense_inputs(X: np.ndarray, scaler: Mapping[str, list[float]]) -> np.ndarray:
-    z = np.sign(X) * np.log1p(np.abs(X))
-    return ((z - np.asarray(scaler["mean"])) / np.asarray(scaler["std"])).astype(np.float32)
-
-
 def split_tensors(leaves: np.ndarray, importer: np.ndarray, item: np.ndarray, illicit: np.ndarray,
                   revenue: np.ndarray, revenue_scale: float, dense: np.ndarray | None = None
                   ) -> dict[str, torch.Tensor]:
     """Whole-split tensors, built once (batches are slices of them)."""
     out = {
-        "leaves": torch.from_numpy(np.ascontiguousarray(leaves, dtype=np.int64)),
+        # kept in the encoder's dtype (int16/int32): int64 would take 8 GB at 10M rows x 100 trees
+        "leaves": torch.from_numpy(np.ascontiguousarray(leaves)),
         "importer": torch.from_numpy(importer.astype(np.int64)),
         "item": torch.from_numpy(item.astype(np.int64)),
         "illicit": torch.from_numpy(illicit.astype(np.float32)),
@@ -172,6 +165,8 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
                         revenue_scale=revenue_scale, grad_clip=mcfg.get("grad_clip"))
     schema = {"columns": dict(cfg.data.columns), "date_format": cfg.data.date_format,
               "tariff_digits": int(cfg.data.tariff_digits)}
+    if mcfg.get("tree_init"):
+        module.net.init_from_trees(*tree_init_values(stage, encoder, train.X, revenue_scale))
     module.artifacts = checkpoint_artifacts(dm.features, stage, encoder, revenue_scale, scaler, schema, percents)
     ckpt_dir = Path(run_dir) / "checkpoints"
     best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/f1@mean", mode="max",
@@ -203,6 +198,18 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     return {"metrics": metrics, "predictions": preds, "explanations": explanations, "module": module,
             "extra": {"best_epoch": best_epoch, "best_checkpoint": str(best_cb.best_model_path),
                       "n_leaves": encoder.n_leaves}}
+
+
+def tree_init_values(stage, encoder, X: np.ndarray, revenue_scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Wide-part start values (``model.tree_init``): classifier margins in column 0, the revenue
+    regressor's log1p(revenue) predictions divided by ``revenue_scale`` (the revenue head's units) in
+    column 1; without a revenue tree stage the revenue column starts at 0."""
+    values, base = stage.leaf_values(encoder.table, X)
+    out, b = np.zeros((values.shape[0], 2), dtype=np.float32), np.zeros(2)
+    out[:, 0], b[0] = values[:, 0], base[0]
+    if values.shape[1] > 1:
+        out[:, 1], b[1] = values[:, 1] / revenue_scale, base[1] / revenue_scale
+    return torch.from_numpy(out), torch.from_numpy(b)
 
 
 def explain_top(out: Mapping[str, np.ndarray], rank: np.ndarray, ids: np.ndarray, leaves: np.ndarray,

@@ -3,8 +3,12 @@
 
     python scripts/make_table.py multirun/date_synthetic_baselines --out experiments/date_synthetic/baselines
     python scripts/make_table.py RUNS... --group model.name features.risk_flags --metrics test/precision@1 test/auc
+    python scripts/make_table.py experiments/hs/bench --group model.name --metrics hs --out experiments/hs/bench_table --plot
 
-Writes OUT.md and OUT.csv (atomically) and prints the Markdown. Refuses to mix data files.
+Writes OUT.md and OUT.csv (atomically) and prints the Markdown; with --plot also OUT.png (precision,
+recall and revenue against the inspection rate per row; for HS reports accuracy@1 by HS level).
+Refuses to mix data files and refuses a row whose runs differ by more than the seed (naming the
+offending report.json).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bacuda_research.reports.tables import (  # noqa: E402
-    DATE_METRICS, aggregate, check_consistent, find_reports, load_rows, to_markdown,
+    DATE_METRICS, HS_METRICS, aggregate, check_consistent, check_same_config, find_reports, load_rows,
+    to_markdown,
 )
 from bacuda_research.utils.io import write_text  # noqa: E402
 
@@ -26,21 +31,33 @@ def main() -> None:
     ap.add_argument("roots", nargs="+")
     ap.add_argument("--out", help="output path without suffix")
     ap.add_argument("--group", nargs="+", default=["model.name", "features.risk_flags"])
-    ap.add_argument("--metrics", nargs="+", default=list(DATE_METRICS))
+    ap.add_argument("--metrics", nargs="+", default=list(DATE_METRICS),
+                    help="report keys (default: the DATE set); 'hs' = the HS accuracy set")
+    ap.add_argument("--plot", action="store_true", help="also write OUT.png")
+    ap.add_argument("--plot-facet", default=None, help="a --group key whose values get their own row of panels")
     ap.add_argument("--title", default=None)
     ap.add_argument("--experiments", nargs="+", default=None,
-                    help="keep only runs of these experiments (recorded Hydra choice, else folder name)")
+                    help="keep only runs of these experiments (recorded Hydra choice, else folder name; "
+                         "shell-style patterns such as '*-reference' allowed)")
     args = ap.parse_args()
+    if args.metrics == ["hs"]:
+        args.metrics = list(HS_METRICS)
     paths = find_reports(args.roots)
     if not paths:
         sys.exit(f"no finished runs (report.json + DONE) under {args.roots}")
     df = load_rows(paths, [*args.group, *(["experiment"] if args.experiments and "experiment" not in args.group else [])])
     if args.experiments:
-        df = df[df["experiment"].isin(args.experiments)]
+        from fnmatch import fnmatchcase
+
+        df = df[df["experiment"].map(lambda e: any(fnmatchcase(str(e), pat) for pat in args.experiments))]
         if df.empty:
             sys.exit(f"no runs of experiments {args.experiments} under {args.roots}")
     if not {"data.path", "data_sha256"} & set(args.group):
         check_consistent(df)  # one table, one data file (unless the data is a row key)
+    try:
+        check_same_config(df[df["head"] == "illicit"], args.group)  # a row = one experiment, seeds only differ
+    except ValueError as e:
+        sys.exit(f"make_table: {e}")
     agg = aggregate(df, args.metrics, args.group)
     md = to_markdown(agg, args.metrics, args.group)
     header = f"## {args.title}\n\n" if args.title else ""
@@ -52,6 +69,14 @@ def main() -> None:
     if args.out:
         write_text(f"{args.out}.md", header + md + footer)
         write_text(f"{args.out}.csv", agg.to_csv(index=False))
+    if args.plot:
+        if not args.out:
+            sys.exit("--plot needs --out")
+        from bacuda_research.reports.plots import plot_hs_levels, plot_selection_curves
+
+        png = (plot_selection_curves(df, args.group, f"{args.out}.png", facet=args.plot_facet, title=args.title)
+               or plot_hs_levels(df, args.group, f"{args.out}.png", title=args.title))
+        print(f"plot: {png}" if png else "no plot: the reports have neither test/precision@n nor test/hsL/acc@1 keys")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,10 @@ DATE_METRICS = (
     "test/recall@1", "test/recall@5", "test/recall@10",
     "test/revenue@1", "test/revenue@2", "test/revenue@5", "test/revenue@10", "test/auc",
 )
+HS_METRICS = (
+    "test/hs2/acc@1", "test/hs4/acc@1", "test/hs4/acc@5", "test/hs6/acc@1", "test/hs6/acc@3",
+    "test/hs6/acc@5", "test/hs6/macro_f1",
+)
 
 
 def find_reports(roots: Iterable[str | Path]) -> list[Path]:
@@ -91,9 +95,42 @@ def to_markdown(agg: pd.DataFrame, metrics: Sequence[str], group: Sequence[str],
 
 
 def check_consistent(df: pd.DataFrame, expected_sha: str | None = None) -> None:
-    """Refuse to mix reports computed on different data."""
-    shas = set(df["data_sha256"].dropna())
-    if expected_sha and shas - {expected_sha}:
-        raise ValueError(f"reports on other data than {expected_sha[:12]}...: {sorted(s[:12] for s in shas)}")
-    if len(shas) > 1:
-        raise ValueError(f"reports mix several data files (sha256 {sorted(s[:12] for s in shas)}); table them separately")
+    """Refuse to mix reports computed on different data (the error names the odd reports)."""
+    shas = df["data_sha256"].dropna()
+    if expected_sha is None and shas.nunique() > 1:
+        expected_sha = shas.value_counts().index[0]  # the data most runs used
+    if expected_sha is not None:
+        odd = df[df["data_sha256"] != expected_sha].drop_duplicates("run")
+        if len(odd):
+            named = "; ".join(f"{r}/report.json (sha256 {str(s)[:12]})" for r, s in zip(odd["run"], odd["data_sha256"]))
+            raise ValueError(f"reports on other data than sha256 {expected_sha[:12]}... (the table's data): {named}; "
+                             "table them separately")
+
+
+def check_same_config(df: pd.DataFrame, group: Sequence[str]) -> None:
+    """Refuse a row whose runs differ by more than the seed (results-neutral keys aside).
+
+    The row's experiment config is the one most of its runs have; the error names every report
+    that differs from it and the differing keys.
+    """
+    from collections import Counter
+
+    from bacuda_research.bench import config_diff, config_identity
+
+    runs = df.drop_duplicates("run")
+    problems = []
+    for key, rows in runs.groupby(list(group), sort=False, dropna=False):
+        idents = {}
+        for run in rows["run"]:
+            rep = json.loads((Path(run) / "report.json").read_text(encoding="utf-8"))
+            idents[run] = config_identity(rep.get("config", {}), ignore_seed=True)
+        counts = Counter(json.dumps(v, sort_keys=True) for v in idents.values())
+        ref = json.loads(counts.most_common(1)[0][0])  # ties: the first run's
+        for run, ident in idents.items():
+            diff = config_diff(ref, ident)
+            if diff:
+                problems.append(f"{run}/report.json differs from its row {key}: " + "; ".join(diff[:5])
+                                + (" ..." if len(diff) > 5 else ""))
+    if problems:
+        raise ValueError("reports whose config differs from their experiment's (other than the seed):\n  "
+                         + "\n  ".join(problems))

@@ -1,8 +1,8 @@
 """``HSPredictor``: top-k HS6 suggestions with path probabilities and HS 2022 texts.
 
 ``HSPredictor.load(MODEL)`` accepts a run folder (``checkpoints/model.ckpt`` inside), a ``.ckpt``
-file, or an exported bundle (a folder with ``manifest.json``; the export issue will add its
-loader to ``_load_bundle``). Anything else is an error naming the path. Inputs are composed as in
+file, or an exported bundle (a folder with ``manifest.json``, scored with ONNX Runtime by
+``score.hs.HSBundle``). Anything else is an error naming the path. Inputs are composed as in
 training (``text.compose_input``), so ``attributes``/``category`` columns are used when present.
 """
 
@@ -56,13 +56,13 @@ class HSPredictor:
 
     @classmethod
     def load(cls, model: str | os.PathLike, device: str = "cpu", threads: int | None = None) -> "HSPredictor":
+        kind, path = resolve_model_path(model)
+        if kind == "bundle":  # ONNX Runtime, no torch (an ``HSBundle``: same ``predict`` interface)
+            return _load_bundle(path, threads)
         import torch
 
         if threads:
             torch.set_num_threads(int(threads))
-        kind, path = resolve_model_path(model)
-        if kind == "bundle":
-            return _load_bundle(path)
         from bacuda_research.hs.module import HSLitModule
 
         return cls(HSLitModule.from_checkpoint_file(path, map_location=device).to(device))
@@ -88,10 +88,11 @@ class HSPredictor:
         return self.predict([text], top_k=top_k, **{k: [v] for k, v in kw.items()})[0]
 
 
-def _load_bundle(folder: Path) -> HSPredictor:
-    """Hook for exported bundles (``manifest.json``): implemented by the export issue."""
-    raise NotImplementedError(f"{folder}: bundle loading (manifest.json) is not implemented yet; "
-                              "give the run folder or its checkpoints/model.ckpt")
+def _load_bundle(folder: Path, threads: int | None = None) -> Any:
+    """An exported HS bundle (``bacuda-export``), verified against its manifest: ``score.hs.HSBundle``."""
+    from bacuda_research.score.hs import HSBundle
+
+    return HSBundle.load(folder, threads=threads)
 
 
 def predict_file(predictor: HSPredictor, input_path: str | os.PathLike, output_path: str | os.PathLike,

@@ -96,19 +96,10 @@ class DATEPredictor:
     # -- scoring ---------------------------------------------------------------------------
     def inputs(self, df: pd.DataFrame) -> dict[str, torch.Tensor]:
         """Model inputs for validated, canonical declarations (see ``load_declarations``)."""
-        from bacuda_research.modules.date_module import dense_inputs
+        from bacuda_research.models.date_inputs import model_inputs
 
-        frame = self.features.transform(df)
-        X = self.features.matrix(frame)
-        leaves = self.encoder.transform(self.stage.leaves(X))
-        out = {
-            "leaves": torch.from_numpy(leaves.astype(np.int64)),
-            "importer": torch.from_numpy(self.features.importer_index(frame)),
-            "item": torch.from_numpy(self.features.item_index(frame)),
-        }
-        if self.dense_scaler:
-            out["dense"] = torch.from_numpy(dense_inputs(X, self.dense_scaler))
-        return out
+        x = model_inputs(df, self.features, self.stage, self.encoder, self.dense_scaler)
+        return {k: torch.from_numpy(v) for k, v in x.items()}
 
     @torch.no_grad()
     def predict(self, df: pd.DataFrame, batch_size: int = 4096) -> dict[str, np.ndarray]:

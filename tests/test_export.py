@@ -1,0 +1,376 @@
+"""Export bundles and torch-free scoring: ONNX parity, bundle = trained model, refusal of
+tampered/truncated bundles, the CLIs, and one subprocess that scores with torch unimportable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import SHARED_DATE_FILE, shared_file
+
+TINY_DATE = ("model=date", "data.synthetic.rows=3000", "trainer.max_epochs=1", "model.xgb.n_estimators=12",
+             "model.xgb.max_depth=3", "model.xgb_revenue.n_estimators=4", "model.net.dense=true",
+             "data.batch_size=128", "trainer.enable_progress_bar=false", "threads=1")
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def date_run(tmp_path_factory):
+    """A DATE run (1 epoch, two boosters, dense branch) and its bundle."""
+    from bacuda_research.config import compose
+    from bacuda_research.export import export_model
+    from bacuda_research.pipeline import run
+
+    root = tmp_path_factory.mktemp("date_export")
+    report = run(compose(["logger=csv", *TINY_DATE]), root / "run")
+    manifest = export_model(root / "run", root / "bundle")
+    return root / "run", report, root / "bundle", manifest
+
+
+@pytest.fixture(scope="module")
+def hs_run(tmp_path_factory):
+    """A tiny HS classifier from a config (random weights, kNN vote on) as a checkpoint, and its bundle."""
+    from bacuda_research.export import export_model
+    from bacuda_research.hs.models import small_bert_config
+    from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.hs.nomenclature import load_nomenclature
+    from bacuda_research.hs.synthetic import write_fixture
+    from bacuda_research.hs.tokenization import train_wordpiece
+
+    root = tmp_path_factory.mktemp("hs_export")
+    nom = load_nomenclature(write_fixture(root / "fx") / "data/hs/harmonized_system/harmonized-system.csv")
+    tok = train_wordpiece(list(nom.descriptions.values()), vocab_size=300, min_frequency=1)
+    cfg = small_bert_config(tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                            intermediate_size=64, max_position_embeddings=34)
+    torch.manual_seed(0)
+    module = HSLitModule(nom.to_dict(), cfg, tok.to_str(), max_length=32, head_hidden=16, retrieval_weight=0.3,
+                         retrieval_k=5)
+    module.set_index(torch.randn(60, 32), torch.randint(-1, len(nom.hs6), (60,)))
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+    module.on_save_checkpoint(ckpt)
+    (root / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(ckpt, root / "run" / "checkpoints" / "model.ckpt")
+    manifest = export_model(root / "run", root / "bundle")
+    return root / "run", root / "bundle", manifest, nom
+
+
+def _frame(schema, raw: pd.DataFrame) -> pd.DataFrame:
+    from bacuda_research.data.schema import validate_declarations
+
+    return validate_declarations(raw.astype(str), "<memory>", schema)
+
+
+def assert_same_ranks(rank_a: np.ndarray, rank_b: np.ndarray, scores: np.ndarray, tol: float = 1e-5) -> None:
+    """Ranks agree except between rows whose scores are within ``tol`` of each other."""
+    by_rank = np.empty(len(scores))
+    by_rank[rank_a - 1] = scores
+    differ = np.flatnonzero(rank_a != rank_b)
+    gaps = np.abs(by_rank[rank_a[differ] - 1] - by_rank[rank_b[differ] - 1])
+    assert (gaps <= 2 * tol).all(), f"{len(differ)} rows ranked differently, largest score gap {gaps.max():.2e}"
+
+
+# -- DATE ----------------------------------------------------------------------------------------
+def test_date_onnx_matches_pytorch_on_random_and_real_inputs(date_run):
+    from bacuda_research.export.date import random_inputs, torch_outputs
+    from bacuda_research.models.date_predictor import DATEPredictor
+    from bacuda_research.score import load_bundle
+
+    run_dir, report, bundle_dir, manifest = date_run
+    assert max(manifest["parity"]["max_abs_diff"].values()) <= 1e-5
+    predictor, bundle = DATEPredictor.from_checkpoint(run_dir), load_bundle(bundle_dir, threads=1)
+    n_trees = predictor.encoder.n_trees
+    real = {k: v.numpy() for k, v in predictor.inputs(_frame(predictor.schema, pd.read_csv(report["data"]["path"]))).items()}
+    cases = [random_inputs(predictor.net, n_trees, n, seed=n) for n in (1, 3, 700)] + [real]
+    for x in cases:  # dynamic batch: 1, 3, 700 and all 3000 real rows in batches of 1024
+        want = torch_outputs(predictor.net, x)
+        got = bundle.run(x, batch_size=1024)
+        for name, g, w in zip(("logit", "revenue_score", "leaf_weights"), got, want):
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-5, err_msg=name)
+
+
+def test_date_bundle_scores_equal_the_trained_model(date_run):
+    from bacuda_research.models.date_predictor import DATEPredictor
+    from bacuda_research.score import load_bundle
+
+    run_dir, report, bundle_dir, _ = date_run
+    predictor, bundle = DATEPredictor.from_checkpoint(run_dir), load_bundle(bundle_dir)
+    df = _frame(predictor.schema, pd.read_csv(report["data"]["path"]))
+    want, got = predictor.score(df), bundle.score(df, top_k=3)
+    assert list(got["sgd.id"]) == list(want["sgd.id"])
+    for col in ("illicit_probability", "predicted_revenue"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-5, atol=1e-5, err_msg=col)
+    logits = predictor.predict(df)["logit"]
+    assert_same_ranks(want["rank"].to_numpy(), got["rank"].to_numpy(), logits)
+    # the run's own test predictions (written at training time) are reproduced by the bundle
+    preds = pd.read_csv(run_dir / "predictions.csv")
+    test = preds[preds.split == "test"].set_index("sgd.id")
+    np.testing.assert_allclose(got.set_index("sgd.id").loc[test.index, "illicit_probability"],
+                               test["illicit_probability"], atol=1e-5)
+    # explanations: the same leaves and rules as the checkpoint's
+    want_expl = predictor.explain(df.head(20), top_k=3)
+    got_expl = [json.loads(e) for e in got["explanation"].head(20)]
+    assert [[leaf["rule"] for leaf in e["leaves"]] for e in want_expl] == [[leaf["rule"] for leaf in e] for e in got_expl]
+
+
+def test_date_bundle_handles_unknown_importers_codes_and_leaves(date_run):
+    from bacuda_research.score import load_bundle
+
+    _, report, bundle_dir, _ = date_run
+    bundle = load_bundle(bundle_dir)
+    odd = pd.read_csv(report["data"]["path"]).head(6)
+    odd["importer.id"] = "IMP-NEVER-SEEN"
+    odd["tariff.code"] = 9999999999
+    df = _frame(bundle.schema, odd)
+    x = bundle.inputs(df)
+    assert (x["importer"] == 0).all() and (x["item"] == 0).all()
+    out = bundle.score(df, top_k=2)
+    assert out["illicit_probability"].between(0, 1).all() and np.isfinite(out["predicted_revenue"]).all()
+    # a node id beyond the leaf table (never reached in training) maps to leaf 0, scored and explained
+    assert (bundle.encoder.transform(np.full((2, bundle.encoder.n_trees), 10_000)) == 0).all()
+    x["leaves"][:] = 0
+    logit, rev, w = bundle.run(x)
+    assert np.isfinite(logit).all() and np.isfinite(rev).all()
+    expl = bundle.explanations({"weights": w, "leaves": x["leaves"]}, 1)
+    assert expl[0][0]["rule"] == "a leaf never reached in training"
+
+
+def test_date_input_is_validated_with_the_training_errors(date_run, tmp_path):
+    from bacuda_research.data.schema import DataValidationError, load_declarations
+    from bacuda_research.score import load_bundle
+
+    _, report, bundle_dir, _ = date_run
+    bundle = load_bundle(bundle_dir)
+    raw = pd.read_csv(report["data"]["path"], dtype=str).head(20)
+    raw.loc[3, "quantity"] = "-4"
+    bad = tmp_path / "bad.csv"
+    raw.drop(columns=["illicit", "revenue"]).to_csv(bad, index=False)
+    with pytest.raises(DataValidationError) as training_err:
+        load_declarations(bad, bundle.schema)
+    with pytest.raises(DataValidationError) as scoring_err:
+        bundle.score_file(bad, tmp_path / "out.csv")
+    assert str(scoring_err.value) == str(training_err.value)
+    assert "quantity" in str(scoring_err.value) and "row(s) 4" in str(scoring_err.value)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_date_cli_export_and_score(date_run, tmp_path, capsys):
+    from bacuda_research.cli.export import main as export_main
+    from bacuda_research.cli.score import main as score_main
+
+    run_dir, report, bundle_dir, _ = date_run
+    # an existing non-empty folder is not overwritten without --overwrite
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x.txt").write_text("keep")
+    assert export_main([str(run_dir / "checkpoints" / "best.ckpt"), str(tmp_path / "taken")]) == 2
+    assert "not empty" in capsys.readouterr().err and (tmp_path / "taken" / "x.txt").exists()
+    src = tmp_path / "new.csv"
+    pd.read_csv(report["data"]["path"]).drop(columns=["illicit", "revenue"]).head(300).to_csv(src, index=False)
+    for name in ("s.csv", "s.parquet", "s.jsonl"):
+        assert score_main([str(bundle_dir), str(src), str(tmp_path / name), "--top-k", "2", "--threads", "1"]) == 0
+    table = pd.read_parquet(tmp_path / "s.parquet")
+    assert list(table.columns) == ["sgd.id", "illicit_probability", "predicted_revenue", "rank", "revenue_rank",
+                                   "explanation"]
+    assert sorted(table["rank"]) == list(range(1, 301))
+    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert len(rows) == 300 and len(rows[0]["leaves"]) == 2 and {"tree", "weight", "rule"} == set(rows[0]["leaves"][0])
+    assert pd.read_csv(tmp_path / "s.csv")["illicit_probability"].tolist() == pytest.approx(
+        table["illicit_probability"].tolist(), abs=1e-12)
+    assert score_main([str(bundle_dir), str(tmp_path / "missing.csv"), str(tmp_path / "o.csv")]) == 2
+    assert "missing.csv" in capsys.readouterr().err
+
+
+def test_manifest_and_model_card(date_run):
+    run_dir, report, bundle_dir, manifest = date_run
+    assert manifest["kind"] == "date" and manifest["format"] == "bacuda-bundle/1"
+    t = manifest["training"]
+    assert t["metrics"] == report["metrics"] and t["data_sha256"] == report["data_sha256"]
+    assert t["config"]["model"]["name"] == "date" and t["checkpoint"]["file"] == "best.ckpt"
+    for lib in ("onnxruntime", "onnx", "torch", "numpy", "pandas", "tokenizers"):
+        assert lib in manifest["versions"]
+    assert "xgboost" in manifest["versions"] or "xgboost-cpu" in manifest["versions"]
+    files = set(manifest["files"])
+    assert {"model.onnx", "weights.safetensors", "booster_0.json", "booster_1.json", "features.json",
+            "vocabularies.json", "scoring.json", "leaf_rules.json", "MODEL_CARD.md"} == files
+    card = (bundle_dir / "MODEL_CARD.md").read_text()
+    for section in ("## Intended use", "## Data", "## Metrics", "## Limits", report["data_sha256"]):
+        assert section in card
+    # no pickle anywhere: only JSON, ONNX, safetensors and Markdown, each readable as such
+    from safetensors.numpy import load_file
+
+    assert all(f.endswith((".json", ".onnx", ".safetensors", ".md")) for f in files)
+    assert not list(bundle_dir.parent.glob(".bundle.tmp-*"))  # the staging folder was renamed, not left over
+    weights = load_file(bundle_dir / "weights.safetensors")
+    assert weights["leaf_embedding.weight"].shape[0] == manifest["model"]["leaves"]
+    for f in files:
+        if f.endswith(".json"):
+            json.loads((bundle_dir / f).read_text())
+
+
+@pytest.mark.parametrize("damage", ["modify", "truncate", "delete", "extra"])
+def test_damaged_bundle_is_refused_naming_the_file(date_run, tmp_path, damage, capsys):
+    from bacuda_research.cli.score import main as score_main
+    from bacuda_research.export.bundle import BundleError
+    from bacuda_research.score import load_bundle
+
+    _, report, bundle_dir, _ = date_run
+    bad = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, bad)
+    target, expected = {
+        "modify": ("booster_0.json", "booster_0.json: sha256 does not match"),
+        "truncate": ("model.onnx", "model.onnx: truncated"),
+        "delete": ("vocabularies.json", "vocabularies.json: missing"),
+        "extra": ("extra.pkl", "extra.pkl: not listed in the manifest"),
+    }[damage]
+    path = bad / target
+    if damage == "modify":
+        data = bytearray(path.read_bytes())
+        i = data.index(b'"split_conditions":[') + len(b'"split_conditions":[')
+        data[i] = ord("9") if data[i] != ord("9") else ord("8")  # one digit of a split threshold
+        path.write_bytes(bytes(data))
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[:1000])
+    elif damage == "delete":
+        path.unlink()
+    else:
+        path.write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(BundleError, match=expected.replace(".", r"\.")):
+        load_bundle(bad)
+    src = tmp_path / "in.csv"
+    pd.read_csv(report["data"]["path"]).head(5).to_csv(src, index=False)
+    assert score_main([str(bad), str(src), str(tmp_path / "out.csv")]) == 2
+    assert target in capsys.readouterr().err and not (tmp_path / "out.csv").exists()
+
+
+def test_bundle_writing_is_atomic_and_refuses_other_file_types(tmp_path):
+    from bacuda_research.export.bundle import BundleError, read_manifest, write_bundle
+
+    def boom(folder: Path) -> dict:
+        (folder / "model.onnx").write_bytes(b"partial")
+        raise RuntimeError("export failed half-way")
+
+    with pytest.raises(RuntimeError):
+        write_bundle(tmp_path / "b", "date", boom)
+    assert not (tmp_path / "b").exists() and list(tmp_path.iterdir()) == []
+    with pytest.raises(BundleError, match="weights.pt"):
+        write_bundle(tmp_path / "b", "date", lambda f: (f / "weights.pt").write_bytes(b"x") and {})
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "empty").mkdir()  # an empty folder may be the target
+    manifest = write_bundle(tmp_path / "empty", "hs", lambda f: (f / "a.json").write_text("{}") and {"x": 1})
+    assert read_manifest(tmp_path / "empty") == manifest and manifest["files"]["a.json"]["bytes"] == 2
+
+
+# -- HS ------------------------------------------------------------------------------------------
+def test_hs_onnx_logits_match_pytorch(hs_run):
+    from bacuda_research.export.hs import _ONNXHS, random_batch, torch_outputs
+    from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.score import load_bundle
+
+    run_dir, bundle_dir, manifest, nom = hs_run
+    assert max(manifest["parity"]["max_abs_diff"].values()) <= 1e-4
+    module = HSLitModule.from_checkpoint_file(run_dir / "checkpoints" / "model.ckpt")
+    wrapper = _ONNXHS(module.model).eval()
+    bundle = load_bundle(bundle_dir, threads=1)
+    real = bundle.encode(["knitted cotton shirts", "Welded steel tubes 2pcs | category: Pipes",
+                          "insulated copper wires for industrial use, braided, new"])
+    vocab = bundle.tokenizer.get_vocab_size()
+    for x in (random_batch(vocab, 1, 2), random_batch(vocab, 9, 32, seed=3), real):
+        got = bundle.session.run(None, x)
+        for name, g, w in zip(("pooled", "hs2", "hs4", "hs6"), got, torch_outputs(wrapper, x)):
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-4, err_msg=name)
+
+
+def test_hs_bundle_predicts_like_the_checkpoint(hs_run, tmp_path, capsys):
+    from bacuda_research.cli.hs import main as hs_main
+    from bacuda_research.cli.score import main as score_main
+    from bacuda_research.hs.predict import HSPredictor
+
+    run_dir, bundle_dir, manifest, nom = hs_run
+    texts = [nom.describe(c) for c in nom.hs6] + ["knitted cotton shirts", "", "obsolete gadget"]
+    want = HSPredictor.load(run_dir).predict(texts, top_k=5)
+    got = HSPredictor.load(bundle_dir).predict(texts, top_k=5)  # bacuda-hs accepts a bundle folder
+    for w, g in zip(want, got):
+        np.testing.assert_allclose([s.probability for s in g], [s.probability for s in w], atol=1e-5)
+        top_w = [s.hs6 for s in w]
+        assert [s.hs6 for s in g][0] == top_w[0] or abs(g[0].probability - w[0].probability) < 1e-5
+    assert manifest["model"]["retrieval_index_rows"] == 60  # the kNN vote is part of the bundle
+    src = tmp_path / "titles.csv"
+    pd.DataFrame({"text": ["knitted cotton shirts", "Welded steel tubes 2pcs"],
+                  "attributes": ['{"material": "cotton"}', ""], "category": ["Clothing > Shirts", ""]}).to_csv(src, index=False)
+    assert score_main([str(bundle_dir), str(src), str(tmp_path / "a.jsonl"), "--top-k", "3"]) == 0
+    assert hs_main([str(run_dir), "--input", str(src), "--output", str(tmp_path / "b.jsonl"), "--top-k", "3"]) == 0
+    a = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    b = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert [r["text"] for r in a] == [r["text"] for r in b]
+    for ra, rb in zip(a, b):
+        assert [p["hs6"] for p in ra["predictions"]] == [p["hs6"] for p in rb["predictions"]]
+        assert [p["description"] for p in ra["predictions"]] == [p["description"] for p in rb["predictions"]]
+        np.testing.assert_allclose([p["probability"] for p in ra["predictions"]],
+                                   [p["probability"] for p in rb["predictions"]], atol=2e-6)
+    assert hs_main([str(bundle_dir), "knitted cotton shirts", "--top-k", "2"]) == 0
+    assert "HS6 suggestions" in capsys.readouterr().out
+
+
+# -- torch not importable ----------------------------------------------------------------------
+BLOCKER = """
+import importlib.abc, sys
+BLOCKED = ("torch", "lightning", "pytorch_lightning", "hydra", "omegaconf", "transformers", "torchmetrics")
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked in this test (scoring must not need it)")
+        return None
+sys.meta_path.insert(0, Block())
+from bacuda_research.cli.score import main
+codes = [main(a) for a in ARGS]
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
+print(codes, leaked)
+sys.exit(1 if any(codes) or leaked else 0)
+"""
+
+
+def test_score_runs_with_torch_unimportable(date_run, hs_run, tmp_path):
+    _, report, date_bundle, _ = date_run
+    _, hs_bundle, _, _ = hs_run
+    decl = tmp_path / "decl.csv"
+    pd.read_csv(report["data"]["path"]).drop(columns=["illicit", "revenue"]).head(50).to_csv(decl, index=False)
+    titles = tmp_path / "titles.csv"
+    pd.DataFrame({"text": ["knitted cotton shirts", "copper wires"]}).to_csv(titles, index=False)
+    args = [[str(date_bundle), str(decl), str(tmp_path / "d.jsonl")], [str(hs_bundle), str(titles), str(tmp_path / "h.jsonl")]]
+    code = BLOCKER.replace("ARGS", repr(args))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 50
+    assert len((tmp_path / "h.jsonl").read_text().splitlines()) == 2
+
+
+# -- shared data ---------------------------------------------------------------------------------
+@pytest.mark.shared
+def test_bundle_equals_trained_model_on_shared_test_split(date_run):
+    """The tiny model's bundle and checkpoint score the shared file's test split (>= 2013-11-01) alike.
+
+    The full-size figure (a model trained on the shared file) comes from scripts/export_parity.py.
+    """
+    from bacuda_research.data.schema import load_declarations
+    from bacuda_research.models.date_predictor import DATEPredictor
+    from bacuda_research.score import load_bundle
+
+    path = shared_file(SHARED_DATE_FILE)
+    run_dir, _, bundle_dir, _ = date_run
+    predictor, bundle = DATEPredictor.from_checkpoint(run_dir), load_bundle(bundle_dir)
+    df = load_declarations(path, predictor.schema)
+    df = df[df["sgd.date"] >= "2013-11-01"].reset_index(drop=True)
+    want, got = predictor.predict(df), bundle.predict(df)
+    np.testing.assert_allclose(got["prob"], want["prob"], atol=1e-5)
+    np.testing.assert_allclose(got["revenue"], want["revenue"], rtol=1e-5, atol=1e-5)
+    from bacuda_research.metrics.selection import rank_desc
+
+    assert_same_ranks(rank_desc(want["logit"]), rank_desc(got["logit"]), want["logit"])

@@ -342,16 +342,18 @@ def check_report(report_path: str | Path, overrides: Sequence[str] = (), reuse_c
 
 
 def compare_trees(recorded_root: str | Path, other_root: str | Path) -> dict[str, list[str]]:
-    """Metric differences between the finished runs of two folders, matched by relative path."""
+    """Metric differences between the finished runs of ``other_root`` (e.g. a re-run) and the
+    recorded runs at the same relative paths. Recorded runs that were not re-run are not compared;
+    a run with no recorded counterpart is a difference."""
     from bacuda_research.reports.tables import find_reports
 
     a_root, b_root = Path(recorded_root), Path(other_root)
     a = {p.parent.relative_to(a_root): p for p in find_reports([a_root])}
     b = {p.parent.relative_to(b_root): p for p in find_reports([b_root])}
     out: dict[str, list[str]] = {}
-    for rel in sorted(set(a) | set(b)):
-        if rel not in a or rel not in b:
-            out[str(rel)] = [f"only in {a_root if rel in a else b_root}"]
+    for rel in sorted(b):
+        if rel not in a:
+            out[str(rel)] = [f"no recorded run at {a_root / rel}"]
             continue
         ra, rb = (json.loads(p.read_text(encoding="utf-8")) for p in (a[rel], b[rel]))
         d = metric_differences(ra["metrics"], rb["metrics"])

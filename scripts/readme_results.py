@@ -3,7 +3,8 @@
 
     python scripts/readme_results.py          # rewrites the block between the results markers
 
-Tables themselves are generated from run reports by scripts/make_table.py; nothing is typed by hand.
+Tables and plots themselves are generated from run reports by scripts/make_table.py (see
+scripts/make_date_tables.sh); nothing is typed by hand. A table's plot (same name, .png) follows it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from bacuda_research.utils.io import write_text  # noqa: E402
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 TABLES = [
+    "experiments/date_synthetic/comparison.md",
     "experiments/date_synthetic/date_table.md",
     "experiments/date_synthetic/ablations_table.md",
-    "experiments/date_synthetic/baselines_table.md",
+    # baselines_table.md: every row of it is in comparison.md
     "experiments/generalization/table.md",
+    "experiments/hs/bench_table.md",
     "experiments/hs/RESULTS.md",
 ]
 
@@ -36,12 +39,17 @@ def main() -> None:
         path = ROOT / rel
         if path.exists():
             body = path.read_text(encoding="utf-8").strip()
-            parts.append(f"{body}\n\n(from `{rel}`)")
+            part = f"{body}\n\n(from `{rel}`)"
+            png = path.with_suffix(".png")
+            if png.exists():
+                rel_png = png.relative_to(ROOT).as_posix()
+                part += f"\n\n![{path.stem}]({rel_png})"
+            parts.append(part)
     block = "\n\n".join(parts) if parts else "_No results committed yet._"
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
     write_text(readme, f"{head}{START}\n{block}\n{END}{tail}")
-    print(f"README results: {len(parts)} tables")
+    print(f"README results: {len(parts)} tables, {block.count('![')} plots")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reuse-cache", action="store_true",
                    help="with --check: reuse cached data/XGBoost stages instead of a fresh cache")
     p.add_argument("--compare", nargs=2, metavar=("RECORDED", "OTHER"),
-                   help="compare the metrics of the finished runs of two folders (matched by relative path)")
+                   help="compare every metric of the finished runs under OTHER with the runs at the same relative "
+                        "paths under RECORDED (exit 1 on any difference)")
     p.add_argument("--list", action="store_true", help="list the suites")
     return p
 
@@ -84,7 +85,8 @@ def _compare(args: argparse.Namespace) -> int:
         print(f"DIFFERENT {k}:")
         for d in v:
             print(f"  {d}")
-    print(f"compared {len(out)} run(s): {len(out) - len(bad)} with every metric equal, {len(bad)} different")
+    print(f"compared {len(out)} run(s) of {args.compare[1]} with {args.compare[0]}: "
+          f"{len(out) - len(bad)} with every metric equal, {len(bad)} different")
     return 1 if bad or not out else 0
 
 

@@ -242,13 +242,25 @@ def run_log(run_dir: Path) -> Iterator[None]:
 
 
 def execute(run: PlannedRun) -> dict[str, Any]:
-    """Run one planned run in this process (removes a stale ``DONE`` first)."""
+    """Run one planned run in this process.
+
+    A folder that holds a finished run (re-run because its config changed, or ``--force``) loses its
+    ``DONE`` and its ``checkpoints/`` first: a finished run's ``last.ckpt`` must never be resumed
+    from (same config: nothing would be trained; other config: the resume check refuses). An
+    interrupted run (no ``DONE``) keeps its checkpoints and resumes when its config is the same.
+    """
+    import shutil
+
     from bacuda_research.pipeline import run as pipeline_run
 
     assert run.cfg is not None
-    stale = run.run_dir / "DONE"
-    if stale.exists():
-        stale.unlink()  # the folder is being re-run: it is not a finished run until the new report lands
+    done = run.run_dir / "DONE"
+    if done.exists():
+        done.unlink()  # not a finished run until the new report lands
+        ckpts = run.run_dir / "checkpoints"
+        if ckpts.is_dir():
+            shutil.rmtree(ckpts)
+            log.info("bacuda-bench: removed the replaced run's checkpoints in %s", ckpts)
     with run_log(run.run_dir):
         log.info("bacuda-bench: %s", " ".join(run.overrides))
         return pipeline_run(run.cfg, run.run_dir, hydra_choices=run.choices)

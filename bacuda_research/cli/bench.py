@@ -2,7 +2,8 @@
 
     bacuda-bench --list                                # the suites in conf/bench/
     bacuda-bench date_synthetic --dry-run              # the runs, and which are done already
-    bacuda-bench date_synthetic                        # run what is not done (same config => skipped)
+    bacuda-bench date_synthetic                        # run what is not done (same config + data => skipped;
+                                                       #   code is not compared: --force after a code change)
     bacuda-bench suite=date_synthetic --group baselines --seeds 0 1
     bacuda-bench date_synthetic --force --root /tmp/fresh   # re-run all into /tmp/fresh/experiments/...
     bacuda-bench --check experiments/date_synthetic/baselines/xgboost-reference-s0/report.json

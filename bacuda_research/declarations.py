@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from bacuda_research.data.datamodule import DeclarationsDataModule, Split
 from bacuda_research.metrics.selection import best_threshold, rank_desc, ranking_report
 from bacuda_research.pipeline import TaskResult
+from bacuda_research.training import is_global_zero
 from bacuda_research.utils.io import write_table
 
 log = logging.getLogger("bacuda_research")
@@ -73,7 +74,7 @@ def run_declarations(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> Task
 
         out = fit_date(cfg, dm, run_dir, loggers)
         metrics, preds, extra = out["metrics"], out["predictions"], out.get("extra", {})
-        if out.get("explanations"):
+        if out.get("explanations") and is_global_zero():
             from bacuda_research.utils.io import write_text
 
             write_text(Path(run_dir) / "explanations.jsonl",
@@ -95,7 +96,7 @@ def run_declarations(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> Task
         preds = [prediction_frame(s, dm.splits[s], scores[s], revenue[s]) for s in ("valid", "test")]
         extra = {}
 
-    if cfg.get("predictions_file"):
+    if cfg.get("predictions_file") and is_global_zero():  # one writer under DDP
         write_table(pd.concat(preds, ignore_index=True), Path(run_dir) / cfg.predictions_file)
     return TaskResult(metrics=metrics, data_sha256=dm.data_sha256,
                       extra={"data": summary, "risk_flags": dm.features.risk_flags, **extra})

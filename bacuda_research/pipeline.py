@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from bacuda_research.training import build_loggers, finalize_loggers, log_metrics, log_params
+from bacuda_research.training import build_loggers, finalize_loggers, is_global_zero, log_metrics, log_params
 from bacuda_research.utils.report import build_report, write_report
 from bacuda_research.utils.runtime import seed_everything, set_threads
 
@@ -68,6 +68,8 @@ def run(cfg: DictConfig, run_dir: str | Path, hydra_choices: dict[str, Any] | No
         threads=threads,
         extra={**result.extra, **({"hydra_choices": hydra_choices} if hydra_choices else {})},
     )
+    if not is_global_zero():  # other DDP ranks ran the same job; rank 0 writes its outputs
+        return report
     write_report(run_dir, report)
     print_metrics(result.metrics, title=f"{cfg.model.name} on {cfg.data.name} (seed {cfg.seed})")
     log.info("report: %s", run_dir / "report.json")

@@ -81,5 +81,39 @@ def build_trainer(
     # our IterableDataset yields whole batches in one process; Lightning's length caveat is moot
     warnings.filterwarnings("ignore", message=r".*Your `IterableDataset` has `__len__` defined.*")
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    for key in NOT_TRAINER_KEYS:  # our settings, read by compile_network / the data modules
+        kwargs.pop(key, None)
     kwargs.update(overrides)
     return pl.Trainer(default_root_dir=str(run_dir), logger=loggers, callbacks=list(callbacks), **kwargs)
+
+
+# keys of conf/trainer/*.yaml that are not pl.Trainer arguments
+NOT_TRAINER_KEYS = ("compile", "loader")
+
+
+def compile_network(net: Any, cfg: DictConfig) -> Any:
+    """``torch.compile`` ``net`` in place when ``trainer.compile.enabled`` (``nn.Module.compile``:
+    the parameter names, hence checkpoints, stay those of the plain module)."""
+    ccfg = (cfg.get("trainer") or {}).get("compile") or {}
+    if not ccfg.get("enabled", False):
+        return net
+    opts = {k: ccfg.get(k) for k in ("backend", "mode", "dynamic") if ccfg.get(k) is not None}
+    net.compile(**opts)
+    return net
+
+
+def loader_settings(cfg: DictConfig) -> dict[str, Any]:
+    """``trainer.loader`` with its defaults (tensors moved to a GPU once, pinned host batches)."""
+    lcfg = (cfg.get("trainer") or {}).get("loader") or {}
+    return {"tensors_on_device": lcfg.get("tensors_on_device", "auto"), "pin_memory": bool(lcfg.get("pin_memory", True))}
+
+
+def is_global_zero() -> bool:
+    """True in the process that writes run outputs: rank 0 of a DDP/SLURM job, or a single process.
+
+    Reads the rank Lightning uses (``RANK``/``LOCAL_RANK``/``SLURM_PROCID`` at start-up, then the
+    strategy's), so every rank of a job that re-runs the whole command agrees on the writer.
+    """
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return int(getattr(rank_zero_only, "rank", 0) or 0) == 0

@@ -41,15 +41,48 @@ class Split:
 
 
 class TensorBatches(torch.utils.data.IterableDataset):
-    """Batches as contiguous (or shuffled, seeded per epoch) slices of whole tensors."""
+    """Batches as contiguous (or shuffled, seeded per epoch) slices of whole tensors.
 
-    def __init__(self, tensors: Mapping[str, torch.Tensor], batch_size: int, shuffle: bool, seed: int = 0):
+    Under DDP (``world > 1``) each process yields its share, the same number of batches on every
+    rank (collectives would hang otherwise):
+    - training (``shuffle``): the global batch ``k`` is rows ``order[k*B*world:(k+1)*B*world]``
+      (one permutation, identical on every rank), and rank ``r`` takes the ``r``-th slice of
+      ``B`` rows. With gradient averaging, ``world`` processes at batch ``B`` therefore see
+      exactly the batches of one process at batch ``B*world`` (a short last global batch is split
+      as evenly as possible, and dropped if it cannot give every rank a row).
+    - evaluation: the batches of one process (same size ``B``, same rows), batch ``k`` going to
+      rank ``k % world``, so every row is scored once in a batch identical to the single-process
+      one; metrics gather the rows and drop nothing (no sampler padding).
+    """
+
+    def __init__(self, tensors: Mapping[str, torch.Tensor], batch_size: int, shuffle: bool, seed: int = 0,
+                 rank: int = 0, world: int = 1):
         self.tensors = dict(tensors)
         self.n = len(next(iter(self.tensors.values())))
         self.batch_size, self.shuffle, self.seed, self.epoch = int(batch_size), shuffle, int(seed), 0
+        self.rank, self.world = int(rank), int(world)
+
+    def _bounds(self) -> list[tuple[int, int]]:
+        """(start, stop) positions (in the epoch's order) of this rank's batches."""
+        b, w, n = self.batch_size, self.world, self.n
+        if w == 1:
+            return [(s, min(s + b, n)) for s in range(0, n, b)]
+        if self.shuffle:
+            out = []
+            for g in range(0, n, b * w):
+                size = min(b * w, n - g)  # b * w, except a short last global batch: split evenly
+                if size < w:
+                    break
+                r = self.rank
+                out.append((g + r * size // w, g + (r + 1) * size // w))
+            return out
+        if -(-n // b) < w:  # fewer batches than ranks: smaller batches so that every rank has one
+            b = max(1, -(-n // w))
+        starts = list(range(0, n, b))
+        return [(s, min(s + b, n)) for s in starts[self.rank::w]]
 
     def __len__(self) -> int:
-        return (self.n + self.batch_size - 1) // self.batch_size
+        return len(self._bounds())
 
     def __iter__(self):
         if self.shuffle:
@@ -58,11 +91,11 @@ class TensorBatches(torch.utils.data.IterableDataset):
             self.epoch += 1
         else:
             order = None
-        for start in range(0, self.n, self.batch_size):
+        for start, stop in self._bounds():
             if order is None:
-                yield {k: v[start:start + self.batch_size] for k, v in self.tensors.items()}
+                yield {k: v[start:stop] for k, v in self.tensors.items()}
             else:
-                idx = order[start:start + self.batch_size]
+                idx = order[start:stop].to(next(iter(self.tensors.values())).device)
                 yield {k: v[idx] for k, v in self.tensors.items()}
 
 
@@ -79,6 +112,8 @@ class DeclarationsDataModule(pl.LightningDataModule):
         self.path: Path | None = None
         self.data_sha256: str | None = None
         self.tensors: dict[str, dict[str, torch.Tensor]] = {}
+        # trainer.loader (conf/trainer/*.yaml): how the tensors reach the device
+        self.loader_cfg: dict[str, Any] = {}
 
     # -- the data side ---------------------------------------------------------------------
     def resolve_path(self) -> Path:
@@ -132,8 +167,23 @@ class DeclarationsDataModule(pl.LightningDataModule):
         self.tensors[split] = dict(tensors)
 
     def _loader(self, split: str, shuffle: bool) -> Any:
-        ds = TensorBatches(self.tensors[split], int(self.data_cfg.get("batch_size", 256)), shuffle, self.seed)
-        return torch.utils.data.DataLoader(ds, batch_size=None, num_workers=0)
+        """Batches of this process's share (rank-aware under DDP; see ``TensorBatches``).
+
+        No worker processes: batches are slices of tensors already in memory (a worker would copy
+        the split and yield the whole iterable again). On a GPU the split is moved to the device
+        once (``loader.tensors_on_device``) or its host batches are pinned (``loader.pin_memory``).
+        """
+        trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        tensors = self.tensors[split]
+        on_device = self.loader_cfg.get("tensors_on_device", "auto")
+        if device.type != "cpu" and on_device in ("auto", True):
+            tensors = {k: v.to(device) for k, v in tensors.items()}
+        pin = bool(self.loader_cfg.get("pin_memory", True)) and device.type == "cuda" and \
+            next(iter(tensors.values())).device.type == "cpu"
+        ds = TensorBatches(tensors, int(self.data_cfg.get("batch_size", 256)), shuffle, self.seed, rank, world)
+        return torch.utils.data.DataLoader(ds, batch_size=None, num_workers=0, pin_memory=pin)
 
     def train_dataloader(self) -> Any:
         return self._loader("train", shuffle=True)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
+from torchmetrics import MeanMetric
 
 from bacuda_research.metrics.selection_metric import TopPercentSelection
 from bacuda_research.models.date import DATE
@@ -42,6 +43,11 @@ class DATEModule(pl.LightningModule):
         self.grad_clip = grad_clip
         self.val_metric = TopPercentSelection(percents)
         self.val_rev_metric = TopPercentSelection(percents)
+        # evaluation state per stage (val / test): synced over DDP ranks in compute(), so every rank
+        # gets the metrics of the whole split whatever its share of the batches (even none)
+        self.val_loss = MeanMetric()
+        self.test_metric, self.test_rev_metric = TopPercentSelection(percents), TopPercentSelection(percents)
+        self.test_loss = MeanMetric()
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         leaves = batch["leaves"]  # stored int16 while the leaf indices fit (memory); indexing needs int32+
@@ -65,19 +71,47 @@ class DATEModule(pl.LightningModule):
         self.log_dict({"train/cls_loss": cls_loss, "train/rev_loss": rev_loss}, batch_size=n)
         return loss
 
+    def on_validation_epoch_start(self) -> None:
+        self._eval_reset("val")
+
     def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
-        loss, _, _, logit, rev = self._losses(batch)
-        self.log("val/loss", loss, batch_size=batch["illicit"].shape[0], sync_dist=True)
-        # rank by the logit: same order as the probability, without float saturation ties at 1.0
-        self.val_metric.update(logit, batch["illicit"], batch["revenue"], batch["row"])
-        self.val_rev_metric.update(rev, batch["illicit"], batch["revenue"], batch["row"])
+        self._eval_step(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
-        cls, rev = self.val_metric.compute(), self.val_rev_metric.compute()
-        self.val_metric.reset()
-        self.val_rev_metric.reset()
-        self.log_dict({f"val/{k}": float(v) for k, v in cls.items() if not k.startswith("selected")})
-        self.log_dict({f"val/rev/{k}": float(v) for k, v in rev.items() if k.startswith(("revenue", "precision"))})
+        self._eval_epoch_end("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._eval_reset("test")
+
+    def test_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end("test")
+
+    def _eval_step(self, batch: Mapping[str, torch.Tensor], stage: str) -> None:
+        loss, _, _, logit, rev = self._losses(batch)
+        getattr(self, f"{stage}_loss").update(loss.detach(), weight=batch["illicit"].shape[0])
+        # rank by the logit: same order as the probability, without float saturation ties at 1.0
+        getattr(self, f"{stage}_metric").update(logit, batch["illicit"], batch["revenue"], batch["row"])
+        getattr(self, f"{stage}_rev_metric").update(rev, batch["illicit"], batch["revenue"], batch["row"])
+
+    def _eval_reset(self, stage: str) -> None:
+        # states re-created in this loop's grad mode: Lightning evaluates under inference_mode, but
+        # under no_grad with gloo DDP, and inference tensors cannot be updated outside inference mode
+        for m in ("metric", "rev_metric", "loss"):
+            getattr(self, f"{stage}_{m}").reset()
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        # compute() gathers every rank's rows (and drops duplicates by row index); all ranks log the
+        # same values, so no further sync_dist reduction is needed
+        metrics = [getattr(self, f"{stage}_{m}") for m in ("metric", "rev_metric", "loss")]
+        cls, rev, loss = (m.compute() for m in metrics)
+        for m in metrics:
+            m.reset()
+        self.log(f"{stage}/loss", float(loss))
+        self.log_dict({f"{stage}/{k}": float(v) for k, v in cls.items() if not k.startswith("selected")})
+        self.log_dict({f"{stage}/rev/{k}": float(v) for k, v in rev.items() if k.startswith(("revenue", "precision"))})
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val=None,
                                     gradient_clip_algorithm=None) -> None:
@@ -135,7 +169,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     from bacuda_research.models import xgb_stage
     from bacuda_research.models.date_predictor import checkpoint_artifacts
     from bacuda_research.models.explain import global_leaf_rules
-    from bacuda_research.training import build_trainer
+    from bacuda_research.training import build_trainer, compile_network, loader_settings
 
     mcfg = OmegaConf.to_container(cfg.model, resolve=True)
     train = dm.splits["train"]
@@ -172,6 +206,8 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/f1@mean", mode="max",
                               save_top_k=1, save_last=True, save_weights_only=False)
     trainer = build_trainer(cfg, run_dir, loggers, callbacks=[best_cb, *callbacks])
+    dm.loader_cfg = loader_settings(cfg)
+    compile_network(module.net, cfg)  # trainer.compile (no-op by default)
     module.artifacts["run_key"] = run_key(cfg, dm.data_sha256)
     trainer.fit(module, datamodule=dm, ckpt_path=resume_path(ckpt_dir / "last.ckpt", cfg, dm.data_sha256))
 

@@ -1,0 +1,65 @@
+"""trainer=cpu|gpu|ddp and trainer.compile: every GPU setting runs through the same code on CPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bacuda_research.config import compose
+from bacuda_research.modules.date_module import DATEModule
+from bacuda_research.training import NOT_TRAINER_KEYS, build_trainer, compile_network
+
+
+def _module() -> DATEModule:
+    torch.manual_seed(0)
+    return DATEModule(net={"n_leaves": 64, "n_trees": 10, "n_importers": 20, "n_items": 15, "dim": 8, "heads": 2})
+
+
+def _batch(n: int = 48) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    illicit = (torch.rand(n, generator=g) < 0.3).float()
+    return {"leaves": torch.randint(0, 64, (n, 10), generator=g).to(torch.int16),
+            "importer": torch.randint(0, 20, (n,), generator=g), "item": torch.randint(0, 15, (n,), generator=g),
+            "illicit": illicit, "revenue": illicit * 10, "revenue_norm": illicit * 0.5, "row": torch.arange(n)}
+
+
+class _Batches(torch.utils.data.IterableDataset):
+    def __iter__(self):
+        for _ in range(3):
+            yield _batch()
+
+
+@pytest.mark.parametrize("name,precision,strategy", [("cpu", "32-true", None), ("gpu", "bf16-mixed", None),
+                                                     ("ddp", "32-true", "ddp")])
+def test_trainer_configs_compose_and_build(tmp_path, name, precision, strategy):
+    cfg = compose([f"trainer={name}", "logger=csv"])
+    assert cfg.trainer.precision == precision and cfg.trainer.get("strategy") == strategy
+    assert cfg.trainer.accelerator == "auto" and set(NOT_TRAINER_KEYS) <= set(cfg.trainer)
+    overrides = {"devices": 1, "strategy": "auto"} if strategy else {}
+    trainer = build_trainer(cfg, tmp_path, False, **overrides)  # our keys never reach pl.Trainer
+    assert trainer.precision == precision
+
+
+def test_bf16_mixed_trains_on_cpu(tmp_path):
+    # trainer=gpu's precision through the same module on CPU (autocast to bfloat16)
+    cfg = compose(["trainer=gpu", "logger=csv"])
+    module = _module()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    trainer = build_trainer(cfg, tmp_path, False, accelerator="cpu", max_steps=3, enable_checkpointing=False,
+                            enable_progress_bar=False, limit_val_batches=0)
+    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(_Batches(), batch_size=None))
+    assert trainer.global_step == 3 and torch.isfinite(trainer.callback_metrics["train/loss"])
+    assert any(not torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def test_compile_option_keeps_outputs_and_checkpoint_names():
+    cfg = compose(["trainer.compile.enabled=true", "trainer.compile.backend=eager"])
+    plain, compiled = _module(), _module()
+    keys = list(compiled.state_dict())
+    compile_network(compiled.net, cfg)
+    batch = _batch()
+    with torch.no_grad():
+        a, b = plain(batch), compiled(batch)
+    assert all(torch.allclose(x, y, atol=1e-6) for x, y in zip(a, b))
+    assert list(compiled.state_dict()) == keys  # nn.Module.compile: no "_orig_mod." prefix
+    assert compile_network(_module().net, compose([])) is not None  # disabled: untouched

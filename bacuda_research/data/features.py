@@ -36,7 +36,7 @@ RISK_MODES = ("reference", "out_of_fold")
 
 def add_derived(df: pd.DataFrame, tariff_digits: int = 10) -> pd.DataFrame:
     """Row-wise features that need no fitting (ratios, HS levels, calendar, crosses)."""
-    out = df.copy()
+    out = df.copy(deep=False)  # new columns only; copy-on-write keeps ``df`` untouched
     for name, num, den in (
         ("Unitprice", "cif.value", "quantity"), ("WUnitprice", "cif.value", "gross.weight"),
         ("TaxRatio", "total.taxes", "cif.value"), ("FOBCIFRatio", "fob.value", "cif.value"),
@@ -112,7 +112,9 @@ class DeclarationFeatures:
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, train: pd.DataFrame) -> "DeclarationFeatures":
         """Learn risky categories and vocabularies from training rows (labels required)."""
-        frame = add_derived(train, self.tariff_digits)
+        return self._fit_derived(add_derived(train, self.tariff_digits))
+
+    def _fit_derived(self, frame: pd.DataFrame) -> "DeclarationFeatures":
         y = frame["illicit"].to_numpy(np.float64)
         self.risky = {
             p: risky_categories(frame[p], y, self.risk_smoothing, self.risk_top_fraction)
@@ -125,8 +127,9 @@ class DeclarationFeatures:
 
     def fit_transform(self, train: pd.DataFrame) -> pd.DataFrame:
         """Fit on ``train`` and return its features; out-of-fold flags when configured."""
-        self.fit(train)
-        frame = self._flags(add_derived(train, self.tariff_digits), self.risky)
+        derived = add_derived(train, self.tariff_digits)  # computed once for fitting and output
+        self._fit_derived(derived)
+        frame = self._flags(derived, self.risky)
         if self.risk_flags == "out_of_fold":
             y = frame["illicit"].to_numpy(np.float64)
             folds = np.random.default_rng(self.seed).permutation(len(frame)) % self.risk_folds
@@ -148,7 +151,7 @@ class DeclarationFeatures:
         return self._flags(add_derived(df, self.tariff_digits), self.risky)
 
     def _flags(self, frame: pd.DataFrame, risky: dict[str, list[str]]) -> pd.DataFrame:
-        frame = frame.copy()
+        frame = frame.copy(deep=False)  # adds flag columns only (copy-on-write)
         for p in PROFILES:
             frame[f"RiskH.{p}"] = _category_keys(frame[p]).isin(set(risky[p])).astype(np.int8).to_numpy()
         return frame

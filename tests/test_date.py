@@ -232,3 +232,17 @@ def test_tree_init_starts_at_the_boosters_predictions():
     with pytest.raises(ValueError, match="leaf_bias"):
         DATE(n_leaves=4, n_trees=1, n_importers=2, n_items=2, dim=8, heads=2).init_from_trees(
             torch.zeros(4, 2), torch.zeros(2))
+
+
+def test_hurdle_revenue_head_is_probability_times_conditional_revenue():
+    torch.manual_seed(0)
+    net = DATE(n_leaves=30, n_trees=4, n_importers=5, n_items=5, dim=8, heads=2, revenue_head="hurdle")
+    leaves, idx = torch.randint(1, 30, (16, 4)), torch.randint(0, 5, (16,))
+    logit, rev, _ = net(leaves, idx, idx)
+    assert (rev > 0).all()
+    # the revenue loss leaves the illicit head alone (the probability enters without gradient)
+    rev.sum().backward()
+    assert net.cls_head.weight.grad is None or net.cls_head.weight.grad.abs().sum() == 0
+    assert net.rev_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="revenue_head"):
+        DATE(n_leaves=4, n_trees=1, n_importers=2, n_items=2, dim=8, heads=2, revenue_head="sum")

@@ -95,6 +95,12 @@ class DATE(nn.Module):
     of the tree stage to the fusion layer: depth-limited trees quantise magnitudes such as the
     declared taxes coarsely, and the revenue head needs them.
 
+    ``revenue_head``: "direct" (the paper) reads the revenue score off the hidden layer; "hurdle"
+    (not in the paper) returns ``sigmoid(illicit logit) * softplus(score)``: revenue is non-zero only
+    on illicit declarations, so the expected revenue is P(illicit) times the revenue if illicit. The
+    probability enters without gradient (the revenue loss does not move the classifier), so under the
+    same MSE loss the head learns the conditional revenue and DATE_REV ranks by expected revenue.
+
     ``layer_norm``: "slab" normalises jointly over the whole (trees x dim) block as the reference
     does; "token" normalises each leaf vector; "none" skips it.
     """
@@ -102,8 +108,11 @@ class DATE(nn.Module):
     def __init__(self, n_leaves: int, n_trees: int, n_importers: int, n_items: int, dim: int = 16,
                  heads: int = 4, self_attention: bool = True, attention_pooling: bool = True,
                  fusion: bool = True, layer_norm: str = "slab", dense_features: int = 0,
-                 leaf_bias: bool = False) -> None:
+                 leaf_bias: bool = False, revenue_head: str = "direct") -> None:
         super().__init__()
+        if revenue_head not in ("direct", "hurdle"):
+            raise ValueError(f"revenue_head={revenue_head!r}: expected direct or hurdle")
+        self.revenue_head = revenue_head
         self.self_attention, self.attention_pooling, self.fusion = self_attention, attention_pooling, fusion
         self.leaf_embedding = nn.Embedding(n_leaves, dim, padding_idx=0)
         self.importer_embedding = nn.Embedding(n_importers, dim, padding_idx=0)
@@ -152,6 +161,8 @@ class DATE(nn.Module):
         """
         if self.leaf_bias is None:
             raise ValueError("tree initialisation needs the wide part: set model.net.leaf_bias=true")
+        if self.revenue_head != "direct":
+            raise ValueError("tree initialisation sets the direct revenue head: set model.net.revenue_head=direct")
         self.leaf_bias.weight.copy_(values.to(self.leaf_bias.weight))
         self.leaf_bias.weight[0].zero_()
         for head, b in ((self.cls_head, base[0]), (self.rev_head, base[1])):
@@ -183,4 +194,7 @@ class DATE(nn.Module):
         out = torch.cat((self.cls_head(h), self.rev_head(h)), dim=-1)
         if self.leaf_bias is not None:
             out = out + self.leaf_bias(leaves).sum(dim=1)
-        return out[:, 0], out[:, 1], weights
+        logit, rev = out[:, 0], out[:, 1]
+        if self.revenue_head == "hurdle":
+            rev = torch.sigmoid(logit).detach() * F.softplus(rev)
+        return logit, rev, weights

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate the committed DATE tables and plots from the run reports, then the README results section.
+# Regenerate the committed DATE (and HS) tables and plots from the run reports, then the README results section.
 #   bash scripts/make_date_tables.sh
 #   ROOT=/tmp/fresh bash scripts/make_date_tables.sh   # tables of runs made with bacuda-bench --root /tmp/fresh
 # (with ROOT set, the README is left alone and a table whose runs are absent is skipped)
@@ -36,6 +36,15 @@ if [ -d experiments/generalization ]; then
   $mt experiments/generalization --group data.path model.name --out experiments/generalization/table \
     --metrics test/precision@1 test/precision@5 test/revenue@1 test/revenue@2 test/revenue@5 test/revenue@10 test/auc \
     --title "Other data: our generator at data seeds 11-13 (100k rows each), experiment=date_synthetic data.path=... (reference flags)"
+fi
+# HS: accuracy@1 by HS level (the single-seed runs of experiments/hs/README.md; the 3-seed suite: bacuda-bench hs)
+if [ -d experiments/hs/runs ]; then
+  $mt experiments/hs/runs --group model.name --metrics hs --out experiments/hs/levels --plot \
+    --title "HS-code classification, held-out split: accuracy by level (1 seed per model)"
+fi
+if [ -d experiments/hs/bench ]; then
+  $mt experiments/hs/bench --group model.name --metrics hs --out experiments/hs/bench_table --plot \
+    --title "HS-code classification vs baselines, held-out split (bacuda-bench hs)"
 fi
 if [ -z "${ROOT:-}" ]; then
   $py scripts/readme_results.py

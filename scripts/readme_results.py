@@ -26,6 +26,7 @@ TABLES = [
     "experiments/generalization/table.md",
     "experiments/hs/bench_table.md",
     "experiments/hs/RESULTS.md",
+    "experiments/hs/levels.png",  # a plot alone: its numbers are in RESULTS.md
 ]
 
 
@@ -37,7 +38,9 @@ def main() -> None:
     parts = []
     for rel in TABLES:
         path = ROOT / rel
-        if path.exists():
+        if path.exists() and path.suffix == ".png":
+            parts.append(f"![{path.stem}]({rel})\n\n(`{rel}`; the command is in the footer of `{rel[:-4]}.md`)")
+        elif path.exists():
             body = path.read_text(encoding="utf-8").strip()
             part = f"{body}\n\n(from `{rel}`)"
             png = path.with_suffix(".png")

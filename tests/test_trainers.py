@@ -63,3 +63,20 @@ def test_compile_option_keeps_outputs_and_checkpoint_names():
     assert all(torch.allclose(x, y, atol=1e-6) for x, y in zip(a, b))
     assert list(compiled.state_dict()) == keys  # nn.Module.compile: no "_orig_mod." prefix
     assert compile_network(_module().net, compose([])) is not None  # disabled: untouched
+
+
+def test_optuna_search_space_and_slurm_launcher_configs():
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from bacuda_research.paths import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose("train", ["hparams_search=date_optuna", "hydra/launcher=slurm"], return_hydra_config=True)
+    sweeper, launcher = cfg.hydra.sweeper, cfg.hydra.launcher
+    assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
+    assert sweeper.storage is None  # in memory (optuna 2.10's SQLite needs sqlalchemy<2)
+    for key in sweeper.params:  # every searched key exists in the run config (a typo would be a new key)
+        assert OmegaConf.select(cfg, key) is not None, key
+    assert launcher._target_.endswith("SlurmLauncher") and launcher.tasks_per_node == 1

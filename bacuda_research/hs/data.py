@@ -52,9 +52,10 @@ class HSTextDataset(Dataset):
 class TextCollator:
     """Tokenises a list of ``(text, labels, targets)`` into one batch (picklable for workers)."""
 
-    def __init__(self, tokenizer_json: str, max_length: int) -> None:
+    def __init__(self, tokenizer_json: str, max_length: int, featurizer: object | None = None) -> None:
         self.tokenizer_json = tokenizer_json
         self.max_length = max_length
+        self.featurizer = featurizer  # a fitted lexical.LexicalFeaturizer: adds the TF-IDF bag inputs
         self._tok = None
 
     def __call__(self, items: list) -> dict[str, torch.Tensor]:
@@ -68,22 +69,47 @@ class TextCollator:
         batch = encode(self._tok, texts)
         batch["labels"] = torch.stack(labels)
         batch["targets"] = torch.stack(targets)
+        if self.featurizer is not None:
+            from bacuda_research.hs.lexical import bag_inputs
+
+            batch.update(bag_inputs(self.featurizer.transform(texts)))
         return batch
 
     def __getstate__(self) -> dict:
-        return {"tokenizer_json": self.tokenizer_json, "max_length": self.max_length, "_tok": None}
+        return {"tokenizer_json": self.tokenizer_json, "max_length": self.max_length, "featurizer": self.featurizer,
+                "_tok": None}
 
 
 class HSFeatureDataset(Dataset):
-    """Cached pooled encoder outputs with labels."""
+    """Cached pooled encoder outputs with labels (and TF-IDF rows, CSR, for a lexical model).
 
-    def __init__(self, features: torch.Tensor, labels: np.ndarray, targets: np.ndarray | None = None) -> None:
+    Indexed by a list of rows (``loader`` uses a ``BatchSampler``), so a batch is a few tensor
+    slices rather than hundreds of per-row dicts to collate.
+    """
+
+    def __init__(self, features: torch.Tensor, labels: np.ndarray, targets: np.ndarray | None = None,
+                 lexical: object | None = None) -> None:
         self.features = features
         self.labels = torch.as_tensor(labels)
         self.targets = self.labels if targets is None else torch.as_tensor(targets)
+        self.lexical = None if lexical is None else lexical.tocsr()
 
     def __len__(self) -> int:
         return self.features.shape[0]
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"features": self.features[i].float(), "labels": self.labels[i], "targets": self.targets[i]}
+    def __getitem__(self, i: "int | list[int]") -> dict[str, torch.Tensor]:
+        idx = torch.as_tensor(i)
+        batch = {"features": self.features[idx].float(), "labels": self.labels[idx], "targets": self.targets[idx]}
+        if self.lexical is not None:
+            from bacuda_research.hs.lexical import bag_inputs
+
+            rows = self.lexical[np.atleast_1d(idx.numpy())]
+            batch.update(bag_inputs(rows))
+        return batch
+
+    def loader(self, batch_size: int, shuffle: bool, num_workers: int = 0) -> "torch.utils.data.DataLoader":
+        from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+
+        sampler = RandomSampler(self) if shuffle else SequentialSampler(self)
+        return DataLoader(self, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None,
+                          num_workers=num_workers)

@@ -74,10 +74,14 @@ class HSClassifier(nn.Module):
         head_hidden: width of the shared MLP (0 = heads read the pooled vector directly).
         dropout: dropout on the pooled vector and inside the MLP.
         pooling: ``mean`` (masked mean of token states, as sentence-transformers) or ``cls``.
+        lexical_features, lexical_dim: when both > 0, an ``EmbeddingBag`` of ``lexical_features``
+            hashed TF-IDF n-grams to ``lexical_dim`` (see ``lexical``) is concatenated with the
+            pooled vector before the MLP (heads then need the batch's ``lex_*`` inputs).
     """
 
     def __init__(self, encoder_config: Mapping[str, Any], n_hs2: int, n_hs4: int, n_hs6: int,
-                 head_hidden: int = 512, dropout: float = 0.1, pooling: str = "mean") -> None:
+                 head_hidden: int = 512, dropout: float = 0.1, pooling: str = "mean",
+                 lexical_features: int = 0, lexical_dim: int = 0) -> None:
         super().__init__()
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling={pooling!r}: expected mean or cls")
@@ -85,13 +89,19 @@ class HSClassifier(nn.Module):
         self.pooling = pooling
         hidden = int(encoder_config["hidden_size"])
         self.hidden_size = hidden
+        self.lexical: nn.EmbeddingBag | None = None
+        if lexical_features > 0 and lexical_dim > 0:
+            # sparse gradients: a step touches only the n-grams of its batch (SparseAdam in the module)
+            self.lexical = nn.EmbeddingBag(lexical_features, lexical_dim, mode="sum", sparse=True)
+            nn.init.normal_(self.lexical.weight, std=0.02)
+        width_in = hidden + (lexical_dim if self.lexical is not None else 0)
         if head_hidden:
-            self.trunk: nn.Module = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, head_hidden), nn.GELU(),
+            self.trunk: nn.Module = nn.Sequential(nn.Dropout(dropout), nn.Linear(width_in, head_hidden), nn.GELU(),
                                                   nn.Dropout(dropout))
             width = head_hidden
         else:
             self.trunk = nn.Dropout(dropout)
-            width = hidden
+            width = width_in
         self.head2 = nn.Linear(width, n_hs2)
         self.head4 = nn.Linear(width, n_hs4)
         self.head6 = nn.Linear(width, n_hs6)
@@ -108,12 +118,19 @@ class HSClassifier(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(states.dtype)
         return (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
-    def heads(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Logits per level from pooled vectors.
+    def heads(self, pooled: torch.Tensor, lex: Mapping[str, torch.Tensor] | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits per level from pooled vectors (and the TF-IDF bag inputs when the model has one).
 
         Shape:
-            pooled: ``[B, H]`` -> (``[B, n_hs2]``, ``[B, n_hs4]``, ``[B, n_hs6]``)
+            pooled: ``[B, H]``; lex: ``lex_ids``/``lex_weights`` ``[nnz]``, ``lex_offsets`` ``[B]``
+            -> (``[B, n_hs2]``, ``[B, n_hs4]``, ``[B, n_hs6]``)
         """
+        if self.lexical is not None:
+            if lex is None:
+                raise ValueError("this HSClassifier has a lexical (TF-IDF) input: pass lex=lexical.bag_inputs(...)")
+            bag = self.lexical(lex["lex_ids"], lex["lex_offsets"], per_sample_weights=lex["lex_weights"])
+            pooled = torch.cat([pooled, bag], dim=-1)
         z = self.trunk(pooled)
         return self.head2(z), self.head4(z), self.head6(z)
 

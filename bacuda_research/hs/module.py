@@ -41,13 +41,23 @@ class HSLitModule(pl.LightningModule):
         weight_decay: AdamW weight decay. warmup_ratio: linear warm-up share of all steps (then linear decay).
         retrieval_weight: share of the kNN vote in the HS6 path probabilities (0 = heads only).
         retrieval_k, retrieval_temperature: neighbours and softmax temperature of the kNN vote.
+        lexical_bits: hashed TF-IDF features (``lexical.LexicalFeaturizer``, ``2 * 2**bits``
+            buckets); 0 = no lexical side at all.
+        lexical_dim: width of the trainable TF-IDF ``EmbeddingBag`` fed to the heads (0 = none).
+        lexical_k, lexical_temperature: the lexical kNN vote over the training texts' TF-IDF rows.
+
+    The HS6 path probabilities are ``mix[0] * heads + mix[1] * embedding kNN + mix[2] * lexical
+    kNN``; ``mix`` (a buffer, saved in the checkpoint) starts at ``(1 - retrieval_weight,
+    retrieval_weight, 0)`` and ``train.choose_mixture`` sets it on the validation split.
     """
 
     def __init__(self, nomenclature: Mapping[str, Any], encoder_config: Mapping[str, Any], tokenizer_json: str,
                  max_length: int = 64, head_hidden: int = 512, dropout: float = 0.1, pooling: str = "mean",
                  loss_weights: Sequence[float] = (0.5, 0.5, 1.0), label_smoothing: float = 0.0, lr: float = 1e-3,
                  encoder_lr: float = 5e-5, weight_decay: float = 0.01, warmup_ratio: float = 0.05,
-                 retrieval_weight: float = 0.0, retrieval_k: int = 20, retrieval_temperature: float = 0.05) -> None:
+                 retrieval_weight: float = 0.0, retrieval_k: int = 20, retrieval_temperature: float = 0.05,
+                 lexical_bits: int = 0, lexical_dim: int = 0, lexical_k: int = 20,
+                 lexical_temperature: float = 0.05) -> None:
         super().__init__()
         # Big plain-data arguments travel in checkpoint["hs"], not in hparams (hparams.yaml stays readable).
         self.save_hyperparameters(ignore=["nomenclature", "encoder_config", "tokenizer_json"])
@@ -55,13 +65,26 @@ class HSLitModule(pl.LightningModule):
         self.encoder_config = dict(encoder_config)
         self.tokenizer_json = tokenizer_json
         self.model = HSClassifier(encoder_config, len(self.nom.hs2), len(self.nom.hs4), len(self.nom.hs6),
-                                  head_hidden=head_hidden, dropout=dropout, pooling=pooling)
+                                  head_hidden=head_hidden, dropout=dropout, pooling=pooling,
+                                  lexical_features=2 * 2 ** lexical_bits if lexical_bits else 0,
+                                  lexical_dim=lexical_dim if lexical_bits else 0)
         p4 = torch.tensor(self.nom.hs6_parent4)
         self.register_buffer("parent4", p4, persistent=False)
         self.register_buffer("parent2", torch.tensor(self.nom.hs4_parent2)[p4], persistent=False)
         hidden = self.model.hidden_size
         self.register_buffer("index_emb", torch.zeros(0, hidden, dtype=torch.float16))
         self.register_buffer("index_labels", torch.zeros(0, dtype=torch.long))
+        self.register_buffer("mix", torch.tensor([1.0 - retrieval_weight, retrieval_weight, 0.0]))
+        n_lex = 2 * 2 ** lexical_bits if lexical_bits else 0
+        self.register_buffer("lex_idf", torch.zeros(n_lex))
+        self.register_buffer("lex_indptr", torch.zeros(1, dtype=torch.long))
+        self.register_buffer("lex_indices", torch.zeros(0, dtype=torch.int32))
+        self.register_buffer("lex_data", torch.zeros(0, dtype=torch.float16))
+        self.register_buffer("lex_labels", torch.zeros(0, dtype=torch.long))
+        self._featurizer = None
+        self._lex_index = None
+        # Manual optimisation: the TF-IDF bag has sparse gradients (SparseAdam) beside AdamW.
+        self.automatic_optimization = False
         n = {2: len(self.nom.hs2), 4: len(self.nom.hs4), 6: len(self.nom.hs6)}
         self.val_metrics = HSMetrics(n)
         self.test_metrics = HSMetrics(n)
@@ -70,6 +93,9 @@ class HSLitModule(pl.LightningModule):
         self.collect: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # (top indices, probs) when set
 
     # -- scoring -----------------------------------------------------------------------------
+    def lex_inputs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+        return {k: batch[k] for k in ("lex_ids", "lex_offsets", "lex_weights")} if "lex_ids" in batch else None
+
     def pooled(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         if "features" in batch:
             return batch["features"].float()
@@ -80,29 +106,93 @@ class HSLitModule(pl.LightningModule):
         self.index_emb = embeddings.detach().to(self.index_emb.device, torch.float16)
         self.index_labels = hs6_labels.detach().to(self.index_labels.device, torch.long).clamp(min=-1)
 
-    def path_probs(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Probabilities of every HS6 path (heads, mixed with the kNN vote when enabled).
+    # -- lexical side ------------------------------------------------------------------------------
+    @property
+    def has_lexical(self) -> bool:
+        return int(self.hparams.lexical_bits) > 0
+
+    def featurizer(self) -> Any:
+        """The fitted ``LexicalFeaturizer`` (IDF from the ``lex_idf`` buffer)."""
+        from bacuda_research.hs.lexical import LexicalFeaturizer
+
+        if self._featurizer is None:
+            self._featurizer = LexicalFeaturizer(int(self.hparams.lexical_bits), self.lex_idf.cpu().numpy())
+        return self._featurizer
+
+    def set_lexical(self, idf: Any, index: Any = None, labels: torch.Tensor | None = None) -> None:
+        """IDF vector and (optionally) the TF-IDF rows + HS6 labels of the lexical kNN index."""
+        from bacuda_research.hs.lexical import csr_to_tensors
+
+        self.lex_idf = torch.as_tensor(idf, dtype=torch.float32).to(self.lex_idf.device)
+        self._featurizer = None
+        if index is not None:
+            t = csr_to_tensors(index)
+            self.lex_indptr, self.lex_indices, self.lex_data = t["indptr"], t["indices"], t["data"]
+            self.lex_labels = torch.as_tensor(labels, dtype=torch.long).clamp(min=-1)
+            self._lex_index = None
+
+    def lexical_index(self) -> Any:
+        from bacuda_research.hs.lexical import tensors_to_csr
+
+        if self._lex_index is None:
+            self._lex_index = tensors_to_csr(self.lex_indptr.cpu(), self.lex_indices.cpu(), self.lex_data.cpu(),
+                                             self.lex_idf.shape[0])
+        return self._lex_index
+
+    def components(self, pooled: torch.Tensor, lex_rows: Any = None) -> dict[str, torch.Tensor]:
+        """The three HS6 path distributions that ``mix`` combines: heads, embedding kNN, lexical kNN
+        (a component is absent when its index is empty or it is not asked for).
 
         Shape:
-            pooled ``[B, H]`` -> ``[B, C6]`` (rows sum to 1)
+            pooled ``[B, H]``, lex_rows: CSR ``[B, F]`` TF-IDF rows (needed when the model is lexical)
         """
-        l2, l4, l6 = self.model.heads(pooled)
-        probs = path_log_probs(l2, l4, l6, self.parent4, self.parent2).exp()
-        w = float(self.hparams.retrieval_weight)
-        if w > 0 and self.index_emb.shape[0] > 0:
-            knn = knn_class_probs(pooled, self.index_emb, self.index_labels, probs.shape[1],
-                                  k=int(self.hparams.retrieval_k), temperature=float(self.hparams.retrieval_temperature))
-            probs = (1 - w) * probs + w * knn
-        return probs
+        from bacuda_research.hs.lexical import bag_inputs, lexical_knn_probs
+
+        lex = None
+        if self.model.lexical is not None:
+            lex = {k: v.to(pooled.device) for k, v in bag_inputs(lex_rows).items()}
+        l2, l4, l6 = self.model.heads(pooled, lex)
+        out = {"heads": path_log_probs(l2, l4, l6, self.parent4, self.parent2).exp()}
+        if self.index_emb.shape[0] > 0:
+            out["embed_knn"] = knn_class_probs(pooled, self.index_emb, self.index_labels, out["heads"].shape[1],
+                                               k=int(self.hparams.retrieval_k),
+                                               temperature=float(self.hparams.retrieval_temperature))
+        if lex_rows is not None and self.lex_labels.shape[0] > 0:
+            out["lexical_knn"] = lexical_knn_probs(lex_rows, self.lexical_index(), self.lex_labels.cpu(),
+                                                   out["heads"].shape[1], k=int(self.hparams.lexical_k),
+                                                   temperature=float(self.hparams.lexical_temperature)).to(pooled.device)
+        return out
+
+    def mixed(self, parts: Mapping[str, torch.Tensor], mix: Sequence[float] | None = None) -> torch.Tensor:
+        w = [float(x) for x in (self.mix.tolist() if mix is None else mix)]
+        probs = w[0] * parts["heads"]
+        for wi, name in zip(w[1:], ("embed_knn", "lexical_knn")):
+            if wi > 0 and name in parts:
+                probs = probs + wi * parts[name]
+        return probs / probs.sum(-1, keepdim=True).clamp(min=1e-12)
+
+    def path_probs(self, pooled: torch.Tensor, lex_rows: Any = None) -> torch.Tensor:
+        """Probabilities of every HS6 path (heads mixed with the kNN votes by ``mix``).
+
+        Shape:
+            pooled ``[B, H]`` (+ CSR TF-IDF rows ``[B, F]`` for a lexical model) -> ``[B, C6]`` (rows sum to 1)
+        """
+        return self.mixed(self.components(pooled, lex_rows))
 
     def scores(self, batch: Mapping[str, torch.Tensor]) -> dict[int, torch.Tensor]:
         """Hierarchy-consistent ``{2, 4, 6}`` scores for a batch (see ``decoding``)."""
-        return hierarchical_scores(self.path_probs(self.pooled(batch)), self.parent4, self.parent2,
+        lex = self.lex_inputs(batch)
+        rows = None
+        if lex is not None:
+            from bacuda_research.hs.lexical import bag_rows
+
+            rows = bag_rows(lex, self.lex_idf.shape[0])
+        return hierarchical_scores(self.path_probs(self.pooled(batch), rows), self.parent4, self.parent2,
                                    len(self.nom.hs4), len(self.nom.hs2))
 
     # -- training ----------------------------------------------------------------------------
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        logits = self.model.heads(self.pooled(batch))
+        logits = self.model.heads(self.pooled(batch), self.lex_inputs(batch))
         labels = batch["labels"]
         loss = logits[0].new_zeros(())
         for j, (name, w) in enumerate(zip(("hs2", "hs4", "hs6"), self.hparams.loss_weights)):
@@ -112,7 +202,17 @@ class HSLitModule(pl.LightningModule):
                 loss = loss + w * ce
                 self.log(f"train/loss_{name}", ce, on_step=False, on_epoch=True, batch_size=len(y))
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels))
-        return loss
+        opts = self.optimizers()
+        opts = opts if isinstance(opts, list) else [opts]
+        for opt in opts:
+            opt.zero_grad()
+        self.manual_backward(loss)
+        for opt in opts:
+            opt.step()
+        scheds = self.lr_schedulers()
+        for sched in (scheds if isinstance(scheds, list) else [scheds]):
+            sched.step()
+        return loss.detach()
 
     def _eval_step(self, batch: Mapping[str, torch.Tensor], metrics: HSMetrics) -> None:
         scores = self.scores(batch)
@@ -141,11 +241,14 @@ class HSLitModule(pl.LightningModule):
 
     def configure_optimizers(self) -> Any:
         enc = [p for p in self.model.encoder.parameters() if p.requires_grad]
-        heads = [p for n, p in self.model.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
+        heads = [p for n, p in self.model.named_parameters()
+                 if not n.startswith(("encoder.", "lexical.")) and p.requires_grad]
         groups = [{"params": heads, "lr": self.hparams.lr}]
         if enc:
             groups.append({"params": enc, "lr": self.hparams.encoder_lr})
-        opt = torch.optim.AdamW(groups, weight_decay=self.hparams.weight_decay)
+        opts = [torch.optim.AdamW(groups, weight_decay=self.hparams.weight_decay)]
+        if self.model.lexical is not None:
+            opts.append(torch.optim.SparseAdam(list(self.model.lexical.parameters()), lr=self.hparams.lr))
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = int(self.hparams.warmup_ratio * total)
 
@@ -154,8 +257,8 @@ class HSLitModule(pl.LightningModule):
                 return (step + 1) / max(1, warmup)
             return max(0.0, (total - step) / max(1, total - warmup))
 
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return [{"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule),
+                                                    "interval": "step"}} for opt in opts]
 
     # -- checkpoint ----------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -181,6 +284,9 @@ class HSLitModule(pl.LightningModule):
         module = cls(meta["nomenclature"], meta["encoder_config"], meta["tokenizer"], **hp)
         state = ckpt["state_dict"]
         module.set_index(state["index_emb"], state["index_labels"])
+        for name in ("lex_idf", "lex_indptr", "lex_indices", "lex_data", "lex_labels"):
+            if name in state:  # sizes depend on the training data: take the stored tensors' shapes
+                setattr(module, name, state[name].clone())
         module.load_state_dict(state, strict=True)
         return module.eval()
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -35,7 +36,7 @@ DATA_KEYS = {"name", "nomenclature", "hs2022", "eu_cn", "path", "columns", "on_u
 MODEL_KEYS = {
     "transformer": {"name", "family", "kind", "encoder", "scratch", "trainable_layers", "max_length", "pooling",
                     "head_hidden", "dropout", "loss_weights", "label_smoothing", "lr", "encoder_lr", "weight_decay",
-                    "warmup_ratio", "batch_size", "retrieval"},
+                    "warmup_ratio", "batch_size", "retrieval", "lexical", "mixture", "encode_copies"},
     "tfidf_lr": {"name", "family", "kind", "max_features", "epochs", "batch_size", "lr", "weight_decay"},
     "tfidf_knn": {"name", "family", "kind", "max_features", "k", "temperature"},
     "embed_knn": {"name", "family", "kind", "encoder", "max_length", "pooling", "k", "temperature"},
@@ -94,7 +95,9 @@ def build_data(dcfg: DictConfig, seed: int) -> tuple[Nomenclature, dict[str, pd.
 
 
 def add_noisy_copies(train: pd.DataFrame, copies: int, seed: int) -> pd.DataFrame:
-    """Append ``copies`` title-like variants of every training text (same labels, ``source`` +"~aug")."""
+    """Append ``copies`` title-like variants of every training text (same labels, ``source`` +"~aug";
+    column ``parent``: the row index of the clean text each row was made from)."""
+    train = train.assign(parent=np.arange(len(train)))
     if copies <= 0:
         return train
     rng = random.Random(seed)

@@ -7,6 +7,11 @@ Two regimes, chosen by ``model.trainable_layers``:
   epochs then cost seconds, so the recipe fits in minutes on two CPU cores.
 - ``> 0`` or ``-1``: the top layers (or all, ``-1``) are fine-tuned on tokenised batches.
 
+With ``model.lexical.bits > 0`` a hashed TF-IDF view of every text (``lexical``) feeds a trainable
+``EmbeddingBag`` beside the pooled vector (``lexical.dim``) and a lexical kNN vote. After
+training, the weights of heads / embedding kNN / lexical kNN are chosen on the validation split
+(``model.mixture``; never on test) and stored in the checkpoint.
+
 The final weights (best epoch by ``val/hs6/acc@1``, plus the retrieval index when enabled) are
 saved to ``<run_dir>/checkpoints/model.ckpt``, which ``bacuda-hs`` reads.
 """
@@ -18,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -58,7 +64,8 @@ def build_module(cfg: DictConfig, nom: Nomenclature, train_texts: list[str]) -> 
         dropout=float(m.dropout), pooling=m.pooling, loss_weights=list(m.loss_weights),
         label_smoothing=float(m.label_smoothing), lr=float(m.lr), encoder_lr=float(m.encoder_lr),
         weight_decay=float(m.weight_decay), warmup_ratio=float(m.warmup_ratio), retrieval_weight=float(r.weight),
-        retrieval_k=int(r.k), retrieval_temperature=float(r.temperature))
+        retrieval_k=int(r.k), retrieval_temperature=float(r.temperature), lexical_bits=int(m.lexical.bits),
+        lexical_dim=int(m.lexical.dim), lexical_k=int(m.lexical.k), lexical_temperature=float(m.lexical.temperature))
     if folder is not None:
         load_pretrained_encoder(module.model, folder)
     return module, (str(folder) if folder else None)
@@ -84,21 +91,38 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
     y_train, y_val = encode_labels(train, nom), encode_labels(splits["val"], nom)
     t0 = time.perf_counter()
     texts_encoded = 0
+    is_clean = ~train["source"].str.endswith("~aug").to_numpy()
+    lex_train = lex_val = featurizer = None
+    if module.has_lexical:
+        from bacuda_research.hs.lexical import LexicalFeaturizer
+
+        featurizer = LexicalFeaturizer(int(m.lexical.bits)).fit(list(train["text"]))
+        lex_train, lex_val = featurizer.transform(list(train["text"])), featurizer.transform(list(splits["val"]["text"]))
+        rows = is_clean if m.lexical.index == "clean" else np.ones(len(train), dtype=bool)
+        module.set_lexical(featurizer.idf, lex_train[rows] if m.lexical.index != "none" else None,
+                           torch.as_tensor(y_train[rows, 2]) if m.lexical.index != "none" else None)
+        log.info("lexical: %d hashed TF-IDF features, %d kNN index rows, %.1f s", featurizer.n_features,
+                 int(module.lex_labels.shape[0]), time.perf_counter() - t0)
     if cached:
         # A frozen pretrained encoder's vectors depend only on its folder: cache them across runs.
         cache = dict(cache_dir=cfg.get("cache_dir"), cache_id=folder) if folder else {}
         emb = lambda texts: embed_texts(module.model, module.tokenizer_json, list(texts), int(m.max_length), **cache)
-        x_train, x_val = emb(train["text"]), emb(splits["val"]["text"])
-        texts_encoded = len(train) + len(splits["val"])
-        train_ds = HSFeatureDataset(x_train, y_train)
-        val_ds = HSFeatureDataset(x_val, y_val)
-        train_dl = DataLoader(train_ds, batch_size=bs, shuffle=True, num_workers=nw)
-        val_dl = DataLoader(val_ds, batch_size=1024, num_workers=nw)
-        if m.retrieval.weight > 0:
-            is_clean = ~train["source"].str.endswith("~aug").to_numpy()
+        # Noisy copies through the encoder: a seeded share (model.encode_copies); the others reuse
+        # their clean text's vector (their TF-IDF view is still the noisy text's own).
+        rng = np.random.default_rng(int(cfg.seed))
+        through = is_clean | (rng.random(len(train)) < float(m.encode_copies))
+        x_train = torch.zeros(len(train), module.model.hidden_size)
+        x_train[torch.from_numpy(through)] = emb(train["text"][through])
+        parents = train["parent"].to_numpy()[~through]
+        x_train[torch.from_numpy(~through)] = x_train[torch.from_numpy(parents)]
+        x_val = emb(splits["val"]["text"])
+        texts_encoded = int(through.sum()) + len(splits["val"])
+        train_dl = HSFeatureDataset(x_train, y_train, lexical=lex_train).loader(bs, shuffle=True, num_workers=nw)
+        val_dl = HSFeatureDataset(x_val, y_val, lexical=lex_val).loader(1024, shuffle=False, num_workers=nw)
+        if m.retrieval.weight > 0 or m.mixture.select_on_val:
             module.set_index(x_train[torch.from_numpy(is_clean)], torch.as_tensor(y_train[is_clean, 2]))
     else:
-        collate = TextCollator(module.tokenizer_json, int(m.max_length))
+        collate = TextCollator(module.tokenizer_json, int(m.max_length), featurizer)
         train_dl = DataLoader(HSTextDataset(list(train["text"]), y_train), batch_size=bs, shuffle=True,
                               num_workers=nw, collate_fn=collate)
         val_dl = DataLoader(HSTextDataset(list(splits["val"]["text"]), y_val), batch_size=256, num_workers=nw,
@@ -119,11 +143,19 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
         module.load_state_dict(state)
         log.info("best epoch checkpoint: %s (val/hs6/acc@1 %s)", best, callbacks[0].best_model_score)
     module.eval()
-    if m.retrieval.weight > 0 and not cached:
-        is_clean = ~train["source"].str.endswith("~aug").to_numpy()
+    if (m.retrieval.weight > 0 or m.mixture.select_on_val) and not cached:
         x = embed_texts(module.model, module.tokenizer_json, list(train["text"][is_clean]), int(m.max_length))
         module.set_index(x, torch.as_tensor(y_train[is_clean, 2]))
         texts_encoded += int(is_clean.sum())
+    mixture = None
+    if m.mixture.select_on_val and has_val:
+        pooled_val = x_val if cached else embed_texts(module.model, module.tokenizer_json,
+                                                      list(splits["val"]["text"]), int(m.max_length))
+        mixture = choose_mixture(module, pooled_val, lex_val, y_val[:, 2], float(m.mixture.step))
+        log.info("mixture chosen on val: heads %.2f, embedding kNN %.2f, lexical kNN %.2f (val hs6 acc@1 %.4f)",
+                 *mixture["weights"], mixture["val_hs6_acc1"])
+    elif not (m.retrieval.weight > 0):
+        module.set_index(torch.zeros(0, module.model.hidden_size), torch.zeros(0, dtype=torch.long))
     model_path = ckpt_dir / MODEL_FILE
     trainer.save_checkpoint(str(model_path), weights_only=True)  # Lightning writes it atomically
     log.info("model checkpoint: %s", model_path)
@@ -133,15 +165,54 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
         if cached:
             pooled = embed_texts(module.model, module.tokenizer_json, texts, int(m.max_length),
                                  **(dict(cache_dir=cfg.get("cache_dir"), cache_id=folder) if folder else {}))
-            return torch.cat([module.path_probs(p) for p in torch.split(pooled, 1024)]) if len(texts) else \
-                torch.zeros(0, len(nom.hs6))
+            lex = module.featurizer().transform(texts) if module.has_lexical else None
+            return torch.cat([module.path_probs(pooled[s:s + 1024], None if lex is None else lex[s:s + 1024])
+                              for s in range(0, len(texts), 1024)]) if len(texts) else torch.zeros(0, len(nom.hs6))
         return predict_texts(module, texts)
 
     info = {"encoder": folder or "scratch", "trainable_encoder_layers": trainable, "cached_embeddings": cached,
             "parameters": n_params, "trainable_parameters": n_train, "texts_through_encoder_for_cache": texts_encoded,
             "embed_s": round(embed_s, 1), "train_loop_s": round(fit_s, 1), "epochs_run": int(trainer.current_epoch),
-            "checkpoint": str(model_path), "best_val_hs6_acc1": float(callbacks[0].best_model_score or 0.0)}
+            "checkpoint": str(model_path), "best_val_hs6_acc1": float(callbacks[0].best_model_score or 0.0),
+            "lexical_features": int(module.lex_idf.shape[0]), "lexical_index_rows": int(module.lex_labels.shape[0]),
+            "mixture": mixture or {"weights": module.mix.tolist(), "chosen_on": None}}
     return predict, info
+
+
+@torch.no_grad()
+def choose_mixture(module: Any, pooled_val: torch.Tensor, lex_val: Any, y6_val: np.ndarray,
+                   step: float = 0.1) -> dict[str, Any]:
+    """Weights of (heads, embedding kNN, lexical kNN) maximising val HS6 acc@1 on a simplex grid.
+
+    Only the validation split is used (its goods-code groups are disjoint from train and test).
+    Ties go to the first grid point in the order heads-heavy first. Sets ``module.mix``.
+    """
+    module.eval()
+    parts: dict[str, list[torch.Tensor]] = {}
+    for s in range(0, pooled_val.shape[0], 1024):
+        got = module.components(pooled_val[s:s + 1024].to(module.device),
+                                None if lex_val is None else lex_val[s:s + 1024])
+        for k, v in got.items():
+            parts.setdefault(k, []).append(v.cpu())
+    comp = {k: torch.cat(v) for k, v in parts.items()}
+    y = torch.as_tensor(y6_val)
+    ok = y >= 0
+    n = int(round(1 / step))
+    best: tuple[float, list[float]] | None = None
+    for a in range(n, -1, -1):
+        for b in range(n - a, -1, -1):
+            c = n - a - b
+            w = [a / n, b / n, c / n]
+            if (b and "embed_knn" not in comp) or (c and "lexical_knn" not in comp):
+                continue
+            acc = float((module.mixed(comp, w)[ok].argmax(-1) == y[ok]).float().mean())
+            if best is None or acc > best[0] + 1e-12:
+                best = (acc, w)
+    assert best is not None
+    single = {k: float((v[ok].argmax(-1) == y[ok]).float().mean()) for k, v in comp.items()}
+    module.mix = torch.tensor(best[1], device=module.mix.device)
+    return {"weights": best[1], "val_hs6_acc1": best[0], "chosen_on": "val", "grid_step": step,
+            "val_hs6_acc1_single": single}
 
 
 @torch.no_grad()
@@ -157,11 +228,13 @@ def predict_texts(module: Any, texts: list[str], batch_size: int = 128) -> torch
         tok = configure(Tokenizer.from_str(module.tokenizer_json), int(module.hparams.max_length))
         module._hs_tokenizer = tok
     module.eval()
+    lexical = module.featurizer() if module.has_lexical else None
     out = torch.zeros(len(texts), len(module.nom.hs6))
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     device = module.device
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
         b = {k: v.to(device) for k, v in encode(tok, [texts[i] for i in idx]).items()}
-        out[idx] = module.path_probs(module.model.embed(b["input_ids"], b["attention_mask"])).float().cpu()
+        rows = lexical.transform([texts[i] for i in idx]) if lexical is not None else None
+        out[idx] = module.path_probs(module.model.embed(b["input_ids"], b["attention_mask"]), rows).float().cpu()
     return out

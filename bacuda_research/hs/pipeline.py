@@ -37,7 +37,7 @@ MODEL_KEYS = {
     "transformer": {"name", "family", "kind", "encoder", "scratch", "trainable_layers", "max_length", "pooling",
                     "head_hidden", "dropout", "loss_weights", "label_smoothing", "lr", "encoder_lr", "weight_decay",
                     "warmup_ratio", "batch_size", "retrieval", "lexical", "mixture", "encode_copies"},
-    "tfidf_lr": {"name", "family", "kind", "max_features", "epochs", "batch_size", "lr", "weight_decay"},
+    "tfidf_lr": {"name", "family", "kind", "max_features", "rank", "epochs", "batch_size", "lr", "weight_decay"},
     "tfidf_knn": {"name", "family", "kind", "max_features", "k", "temperature"},
     "embed_knn": {"name", "family", "kind", "encoder", "max_length", "pooling", "k", "temperature"},
 }
@@ -215,7 +215,7 @@ def fit_baseline(cfg: DictConfig, nom: Nomenclature, splits: dict[str, pd.DataFr
     y6 = encode_labels(train, nom)[:, 2]
     texts = list(train["text"])
     if m.kind == "tfidf_lr":
-        model = baselines.TfidfLogReg(len(nom.hs6), max_features=m.max_features, epochs=m.epochs,
+        model = baselines.TfidfLogReg(len(nom.hs6), max_features=m.max_features, rank=m.rank, epochs=m.epochs,
                                       batch_size=m.batch_size, lr=m.lr, weight_decay=m.weight_decay, seed=int(cfg.seed))
         model.fit(texts, y6)
         return model.predict_proba, {"fit_rows": int((y6 >= 0).sum())}

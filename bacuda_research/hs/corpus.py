@@ -51,14 +51,33 @@ def _labels(code: str, depth: int, nom: Nomenclature) -> tuple[str | None, str |
 
 
 def hs2022_corpus(nom: Nomenclature) -> pd.DataFrame:
-    """One row per nomenclature code with its own text (chapters and headings teach HS2/HS4)."""
+    """One row per nomenclature code with its own text (chapters and headings teach HS2/HS4).
+
+    A few HS6 texts repeat another code's text word for word (``293010``/``293060``,
+    ``870380``/``870460``, or a subheading and its own heading, e.g. ``5702``/``570210``);
+    ``dedupe`` would then drop their HS6 label and the class would have no training row. Such an
+    HS6 text is prefixed by its heading's text ("heading > subheading"), and if two texts are still
+    equal (same heading), suffixed by the subheading number, so every HS6 class keeps one
+    definition row.
+    """
     rows = []
     for depth, codes in nom.levels().items():
         for code in codes:
             text = normalize_text(nom.describe(code))
             if text:
                 rows.append((text, *_labels(code, depth, nom), "hs2022", "en", f"hs:{code}"))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    clash = df.duplicated("text", keep=False) & df["group"].str.len().eq(9)  # "hs:" + 6 digits
+    for i in np.flatnonzero(clash.to_numpy()):
+        code = df.at[i, "group"][3:]
+        df.at[i, "text"] = f"{_cut(normalize_text(nom.describe(code[:4])), 12)} > {df.at[i, 'text']}"
+    # Still equal (same heading, same text once brackets are normalised away, e.g. 293010/293060):
+    # the subheading number is the only difference left.
+    clash = df.duplicated("text", keep=False) & df["group"].str.len().eq(9)
+    for i in np.flatnonzero(clash.to_numpy()):
+        code = df.at[i, "group"][3:]
+        df.at[i, "text"] = f"{df.at[i, 'text']} (subheading {code[:4]}.{code[4:]})"
+    return df
 
 
 def eu_cn_corpus(path: str | Path, nom: Nomenclature, lang: str | None = None,

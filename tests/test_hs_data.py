@@ -111,3 +111,19 @@ def test_text_normalisation_and_augmentation():
     assert a[0] == a[1] and a[0]  # reproducible through the rng
     outs = {augment_title("Frozen fish > Tuna > Skipjack", random.Random(s)) for s in range(20)}
     assert len(outs) > 5  # actually varies
+
+
+def test_titles_lose_boilerplate_and_generic_category_levels():
+    s = compose_input("🔥 NEW 2025 Hot Sale Women's Cotton T-Shirt Free Shipping ⭐", '{"material": "cotton"}',
+                      "Clothing > Women > Tops > All Products > Featured")
+    assert s == "Women's Cotton T-Shirt | category: Clothing > Women > Tops | material: cotton"
+    assert compose_input("Glass bottles, 2 pcs") == "Glass bottles, 2 pcs"  # goods words and quantities stay
+
+
+def test_hs2022_texts_that_repeat_another_code_keep_their_hs6():
+    nom = Nomenclature(hs2=["01"], hs4=["0101", "0102"], hs6=["010110", "010120", "010210"],
+                       descriptions={"01": "Animals", "0101": "Horses", "0102": "Bovine animals",
+                                     "010110": "Live", "010120": "Live", "010210": "Bovine animals"})
+    df = dedupe(hs2022_corpus(nom))
+    assert set(df["hs6"].dropna()) == {"010110", "010120", "010210"}
+    assert df["text"].is_unique

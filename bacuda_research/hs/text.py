@@ -23,6 +23,15 @@ USEFUL_ATTRIBUTES = (
     "gender", "department", "construction", "knit", "processing", "storage", "species", "origin",
 )
 _SPACES = re.compile(r"\s+")
+# Marketplace boilerplate that never names goods (removed from titles by ``clean_title``).
+_TITLE_BOILERPLATE = re.compile(
+    r"\b(free shipping|fast (delivery|shipping)|hot sales?|best sellers?|new arrivals?|brand new|"
+    r"high quality|top rated|limited edition|dropshipping|wholesale price|100% (original|genuine|brand new)|"
+    r"(19|20)\d\d (new|newest|upgraded|version|model)|(new|newest|upgraded) (19|20)\d\d)\b", re.I)
+_SYMBOLS = re.compile(r"[\u2600-\u27bf\U0001F000-\U0001FAFF\u2B00-\u2BFF\uFE0F]+")  # emoji, dingbats, stars
+# Category levels that say nothing about the goods ("All Products", "Featured", "Others").
+_GENERIC_LEVELS = {"all", "all products", "all categories", "featured", "other", "others", "more", "misc",
+                   "miscellaneous", "general", "new arrivals", "best sellers", "deals", "sale"}
 _NOISE_MARKS = re.compile(r"[|_*#~^<>\[\]{}()\"“”]+")
 _NOMENCLATURE_MARKS = re.compile(r"(^|\s)[-–]\s*[-–\s]*")  # "- - Other" indent dashes
 
@@ -60,18 +69,26 @@ def parse_attributes(attributes: Any) -> dict[str, str]:
     return out
 
 
+def clean_title(text: Any) -> str:
+    """``normalize_text`` plus removal of emoji and marketplace boilerplate ("Free Shipping",
+    "2025 New", "Hot Sale"): phrases that never name goods. Goods words are never removed."""
+    s = normalize_text(_SYMBOLS.sub(" ", "" if text is None else str(text)))
+    return _SPACES.sub(" ", _TITLE_BOILERPLATE.sub(" ", s)).strip(" ;,.-")
+
+
 def compose_input(text: Any, attributes: Any = None, category: Any = None, category_levels: int = 3) -> str:
     """One string from a title, its attributes and its category path.
 
-    Order matters under truncation: the title first, then the last ``category_levels`` category
-    levels (the specific end of "Clothing > Women > Tops > T-Shirts"), then the attributes that
+    Order matters under truncation: the (cleaned, ``clean_title``) title first, then the last
+    ``category_levels`` informative category levels (the specific end of "Clothing > Women > Tops
+    > T-Shirts"; generic levels such as "All Products" are skipped), then the attributes that
     describe the goods (``USEFUL_ATTRIBUTES``).
     """
-    parts = [normalize_text(text)]
+    parts = [clean_title(text) if not (isinstance(text, float) and text != text) else ""]
     if category is not None and not (isinstance(category, float) and category != category):
         # split before normalising: ">" is also stray markup that normalize_text removes
         levels = [normalize_text(c) for c in re.split(r"\s*(?:>|/|›|»|\\|\|)\s*", str(category))]
-        levels = [c for c in levels if c]
+        levels = [c for c in levels if c and c.lower() not in _GENERIC_LEVELS]
         if levels:
             parts.append("category: " + " > ".join(levels[-category_levels:]))
     attrs = parse_attributes(attributes)

@@ -48,6 +48,9 @@ RESULT_NEUTRAL = (
     "cache_dir", "resume", "logger", "predictions_file", "data.path",
     "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
 )
+# ... and keys a model family never reads: the classic baselines (random, risky, XGBoost variants)
+# train no network, so the Lightning trainer and the batch settings cannot change their numbers.
+UNUSED_BY_FAMILY = {"classic": ("trainer", "data.batch_size", "data.num_workers")}
 
 
 # ----------------------------------------------------------------------------------------- suites
@@ -159,7 +162,9 @@ def config_identity(config: Mapping[str, Any], *, ignore_seed: bool = False,
                     extra_ignored: Sequence[str] = ()) -> dict[str, Any]:
     """The part of a resolved config that decides a run's numbers (a deep copy)."""
     ident = json.loads(json.dumps(config, default=str))
-    for key in (*RESULT_NEUTRAL, *(("seed",) if ignore_seed else ()), *extra_ignored):
+    family = (ident.get("model") or {}).get("family", "classic")
+    for key in (*RESULT_NEUTRAL, *UNUSED_BY_FAMILY.get(family, ()), *(("seed",) if ignore_seed else ()),
+                *extra_ignored):
         _drop(ident, key)
     return ident
 

@@ -147,3 +147,14 @@ def test_plots_are_written(tmp_path):
         png = fn(df, ["model.name"], tmp_path / f"{fn.__name__}.png")
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plot_selection_curves(pd.DataFrame({"seed": [0]}), [], tmp_path / "none.png") is None
+
+
+def test_identity_ignores_only_what_cannot_change_numbers():
+    base = {"seed": 1, "cache_dir": "/a", "trainer": {"max_epochs": 5, "enable_progress_bar": True},
+            "data": {"path": "/x.csv", "batch_size": 256}}
+    date = {**base, "model": {"family": "date"}}
+    ident = bench.config_identity(date, ignore_seed=True)
+    assert ident == {"trainer": {"max_epochs": 5}, "data": {"batch_size": 256}, "model": {"family": "date"}}
+    # the classic baselines never read the Lightning trainer or batch settings
+    assert bench.config_identity({**base, "model": {"family": "classic"}}) == {
+        "seed": 1, "data": {}, "model": {"family": "classic"}}

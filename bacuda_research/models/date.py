@@ -68,12 +68,8 @@ class LeafAttentionPooling(nn.Module):
         self.h = nn.Parameter(torch.rand(dim, 1))
 
     def forward(self, leaves: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # W [q; leaf_t] + b computed as (W_q q + b) + W_l leaf_t: the query part once per row
-        # instead of once per leaf, and no (B, T, 2d) concatenation
-        d = leaves.shape[-1]
-        w_q, w_l = self.project.weight[:, :d], self.project.weight[:, d:]
-        pre = F.linear(leaves, w_l) + F.linear(query, w_q, self.project.bias).unsqueeze(1)
-        scores = (F.relu(pre) @ self.h).squeeze(-1)
+        q = query.unsqueeze(1).expand(-1, leaves.shape[1], -1)
+        scores = (F.relu(self.project(torch.cat((q, leaves), dim=-1))) @ self.h).squeeze(-1)
         weights = torch.softmax(scores, dim=1)
         return (weights.unsqueeze(-1) * leaves).sum(dim=1), weights
 

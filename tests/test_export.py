@@ -54,6 +54,8 @@ def hs_run(tmp_path_factory):
     module = HSLitModule(nom.to_dict(), cfg, tok.to_str(), max_length=32, head_hidden=16, retrieval_weight=0.3,
                          retrieval_k=5)
     module.set_index(torch.randn(60, 32), torch.randint(-1, len(nom.hs6), (60,)))
+    if hasattr(module, "mix"):  # mixture weights as chosen on validation (not retrieval_weight's 0.7/0.3)
+        module.mix = torch.tensor([0.55, 0.45, 0.0])
     ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
     module.on_save_checkpoint(ckpt)
     (root / "run" / "checkpoints").mkdir(parents=True)
@@ -374,3 +376,22 @@ def test_bundle_equals_trained_model_on_shared_test_split(date_run):
     from bacuda_research.metrics.selection import rank_desc
 
     assert_same_ranks(rank_desc(want["logit"]), rank_desc(got["logit"]), want["logit"])
+
+
+def test_hs_export_refuses_the_lexical_side_clearly(hs_run, tmp_path):
+    from bacuda_research.export import export_model
+    from bacuda_research.hs.module import HSLitModule
+
+    run_dir, _, _, nom = hs_run
+    base = torch.load(run_dir / "checkpoints" / "model.ckpt", map_location="cpu", weights_only=True)
+    try:
+        module = HSLitModule(nom.to_dict(), base["hs"]["encoder_config"], base["hs"]["tokenizer"], max_length=32,
+                             head_hidden=16, lexical_bits=4, lexical_dim=4)
+    except TypeError:
+        pytest.skip("this HSLitModule has no lexical side")
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+    module.on_save_checkpoint(ckpt)
+    torch.save(ckpt, tmp_path / "lex.ckpt")
+    with pytest.raises(ValueError, match="lexical"):
+        export_model(tmp_path / "lex.ckpt", tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()

@@ -56,10 +56,11 @@ Exported {c['created']} from checkpoint {c['ckpt']}; code {c['git_sha']}, seed {
 ## Model
 DATE (Kim et al., KDD 2020): an XGBoost tree stage ({m['trees']} trees, {m['leaves'] - 1} leaves reached in
 training) whose leaves are embedded (dim {net.get('dim')}), self-attended and pooled with importer/item-aware
-attention, then two heads: the illicit logit (ranking) and the revenue score. Switches:
-self_attention={net.get('self_attention')}, attention_pooling={net.get('attention_pooling')},
-fusion={net.get('fusion')}, layer_norm={net.get('layer_norm')}, dense inputs={bool(net.get('dense_features'))},
-leaf_bias={net.get('leaf_bias')}. Risk flags: {features.get('risk_flags')}.
+attention, then two heads: the illicit logit (ranking) and the revenue score.
+
+- network settings: {', '.join(f'{k}={v}' for k, v in net.items())}
+- risk flags: {features.get('risk_flags')}; {len(features.get('importer_vocab', {}))} importers and
+  {len(features.get('item_vocab', {}))} tariff codes known from training
 
 ## Intended use
 Ranking customs import declarations for inspection: officers look at the top n% by `rank`

@@ -72,9 +72,15 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
     enc_cfg = dict(module.encoder_config)
     training = training_record(ckpt)
     wrapper = _ONNXHS(module.model).eval()
-    retrieval = {"weight": float(hp.get("retrieval_weight", 0.0)), "k": int(hp.get("retrieval_k", 20)),
+    if getattr(module.model, "lexical", None) is not None or int(hp.get("lexical_bits", 0) or 0) > 0:
+        raise ValueError(f"{ckpt}: HS models with the lexical TF-IDF side (model.lexical_bits > 0) cannot be "
+                         "exported yet (its hashed TF-IDF features and lexical kNN are not in the ONNX runtime)")
+    # HS6 path probabilities = mix[0] * heads + mix[1] * embedding kNN (+ mix[2] * lexical kNN, refused above)
+    mix = [float(x) for x in getattr(module, "mix", torch.tensor([1.0 - float(hp.get("retrieval_weight", 0.0)),
+                                                                   float(hp.get("retrieval_weight", 0.0)), 0.0])).tolist()]
+    with_index = mix[1] > 0 and module.index_emb.shape[0] > 0
+    retrieval = {"weight": mix[1] if with_index else 0.0, "k": int(hp.get("retrieval_k", 20)),
                  "temperature": float(hp.get("retrieval_temperature", 0.05))}
-    with_index = retrieval["weight"] > 0 and module.index_emb.shape[0] > 0
 
     def write(tmp: Path) -> dict[str, Any]:
         tok = configure(Tokenizer.from_str(module.tokenizer_json), max_length)
@@ -86,7 +92,7 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
         (tmp / S.TOKENIZER).write_text(module.tokenizer_json, encoding="utf-8")
         B.write_json_file(tmp, S.LABELS, nom.to_dict())
         B.write_json_file(tmp, S.CONFIG, {
-            "max_length": max_length, "pooling": module.model.pooling, "retrieval": retrieval,
+            "max_length": max_length, "pooling": module.model.pooling, "retrieval": retrieval, "mix": mix,
             "encoder_config": enc_cfg, "head_hidden": int(hp.get("head_hidden", 0)),
             "classes": {"hs2": len(nom.hs2), "hs4": len(nom.hs4), "hs6": len(nom.hs6)},
             "input": "compose_input(text, attributes, category) (bacuda_research.hs.text)",

@@ -9,8 +9,9 @@ The bundle's files (written by ``bacuda_research.export.hs``):
 - ``retrieval.safetensors`` (when the model mixes in a kNN vote): training vectors and HS6 labels;
 - ``weights.safetensors``: the network weights for PyTorch users (not read here).
 
-Decoding is ``hs.decoding`` in NumPy: whole HS2 -> HS4 -> HS6 paths, optionally mixed with the kNN
-vote. ``HSBundle.predict`` has ``HSPredictor.predict``'s signature, so ``hs.predict.predict_file``
+Decoding is ``hs.decoding`` in NumPy: whole HS2 -> HS4 -> HS6 paths, mixed with the embedding kNN
+vote by the checkpoint's ``mix`` weights (``HSLitModule.mixed``). Models with the lexical TF-IDF side
+are not exportable yet. ``HSBundle.predict`` has ``HSPredictor.predict``'s signature, so ``hs.predict.predict_file``
 writes the same JSON lines as ``bacuda-hs --input``.
 """
 
@@ -134,13 +135,13 @@ class HSBundle:
     def path_probs(self, texts: Sequence[str]) -> np.ndarray:
         """``[N, C6]`` probabilities of every HS6 path for composed texts (as ``HSLitModule.path_probs``)."""
         pooled, l2, l4, l6 = self.run(texts)
-        probs = path_probs(l2, l4, l6, self.parent4, self.parent2)
+        mix = [float(x) for x in self.config["mix"]]
+        probs = mix[0] * path_probs(l2, l4, l6, self.parent4, self.parent2)
         r = self.config["retrieval"]
-        w = float(r["weight"])
-        if w > 0 and self.index is not None and len(self.index):
-            knn = knn_probs(pooled, self.index, self.index_labels, probs.shape[1], int(r["k"]), float(r["temperature"]))
-            probs = (1 - w) * probs + w * knn
-        return probs
+        if mix[1] > 0 and self.index is not None and len(self.index):
+            probs = probs + mix[1] * knn_probs(pooled, self.index, self.index_labels, probs.shape[1], int(r["k"]),
+                                               float(r["temperature"]))
+        return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)  # as HSLitModule.mixed
 
     def predict(self, texts: Sequence[str], attributes: Sequence[Any] | None = None,
                 categories: Sequence[Any] | None = None, top_k: int = 5) -> list[list[Any]]:

@@ -6,6 +6,7 @@ folder layout, trackers and device handling from the same code.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, Iterable
@@ -69,6 +70,21 @@ def finalize_loggers(loggers: Iterable[Any]) -> None:
                 wandb.finish()
 
 
+class _DropTips(logging.Filter):
+    """Lightning 2.6 advertises a cloud logger on every Trainer ("💡 Tip: ... litlogger"): noise in
+    every run's log, and a pointer to an online service in an offline tool."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+def _quiet_lightning_tips() -> None:
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, _DropTips) for f in lg.filters):
+            lg.addFilter(_DropTips())
+
+
 def build_trainer(
     cfg: DictConfig, run_dir: Path, loggers: list[Any] | bool = False, callbacks: Iterable[Any] = (),
     **overrides: Any,
@@ -80,6 +96,7 @@ def build_trainer(
 
     # our IterableDataset yields whole batches in one process; Lightning's length caveat is moot
     warnings.filterwarnings("ignore", message=r".*Your `IterableDataset` has `__len__` defined.*")
+    _quiet_lightning_tips()
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     for key in NOT_TRAINER_KEYS:  # our settings, read by compile_network / the data modules
         kwargs.pop(key, None)

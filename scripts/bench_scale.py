@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", default="experiments/benchmarks/scale")
     ap.add_argument("--workdir", default=None, help="where the Parquet files go (default: a temp dir)")
+    ap.add_argument("--merge", action="store_true", help="keep the other sizes already in <out>.json")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--result", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -224,28 +225,35 @@ def main(argv: list[str] | None = None) -> None:
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads))
-    results = []
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        for rows in args.rows:
+    out = Path(args.out)
+    results: list[dict] = []
+    if args.merge and out.with_suffix(".json").exists():  # keep other sizes measured earlier
+        old = json.loads(out.with_suffix(".json").read_text())["results"]
+        results = [r for r in old if r["rows"] not in args.rows]
+    for rows in args.rows:
+        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
             result_file = Path(tmp) / f"result-{rows}.json"
             load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, __file__, "--child", str(rows), "--threads", str(args.threads),
-                            "--seed", str(args.seed), "--workdir", tmp, "--result", str(result_file)],
-                           check=True, env=env)
+            proc = subprocess.run([sys.executable, __file__, "--child", str(rows), "--threads", str(args.threads),
+                                   "--seed", str(args.seed), "--workdir", tmp, "--result", str(result_file)], env=env)
+            if proc.returncode != 0:  # e.g. killed by the OOM killer when other jobs hold the memory
+                print(f"{rows} rows: child exited with {proc.returncode}; not recorded", file=sys.stderr)
+                continue
             r = json.loads(result_file.read_text())
-            r["wall_s"] = round(time.perf_counter() - t0, 1)
-            r["load_before"] = load
-            results.append(r)
-            for f in Path(tmp).glob("*.parquet"):
-                f.unlink()
-    meta = {"command": "python scripts/bench_scale.py " + " ".join(sys.argv[1:]), "machine": machine(),
-            "threads": args.threads, "load_after": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+        r["wall_s"] = round(time.perf_counter() - t0, 1)
+        r["load_before"] = load
+        results = sorted([x for x in results if x["rows"] != rows] + [r], key=lambda x: x["rows"])
+        write_outputs(out, results, args.threads)  # after every size: a long run keeps what it measured
+
+
+def write_outputs(out: Path, results: list[dict], threads: int) -> None:
     from bacuda_research.utils.io import write_json, write_text
 
+    meta = {"command": "python scripts/bench_scale.py " + " ".join(sys.argv[1:]), "machine": machine(),
+            "threads": threads, "load_after": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out.with_suffix(".json"), {"meta": meta, "results": results})
     write_text(out.with_suffix(".md"), markdown(results, meta))
     print(markdown(results, meta))

@@ -5,7 +5,7 @@
 MODEL is anything ``bacuda-hs`` accepts. Descriptions are generated title-like texts (a noisy
 variant of nomenclature texts stored in the checkpoint), so the script needs no data files. The
 measured path is the one ``bacuda-hs`` uses: compose input -> tokenize -> encoder -> heads ->
-(kNN vote) -> hierarchical decoding -> top-5 with texts. Model loading is timed separately.
+(hashed TF-IDF bag, MiniLM and TF-IDF kNN votes) -> hierarchical decoding -> top-5 with texts. Model loading is timed separately.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     predictor.predict(texts[:8], top_k=args.top_k)  # warm-up
     results = {"model": args.model, "n": args.n, "threads": torch.get_num_threads(), "load_s": round(load_s, 2),
                "retrieval_index_rows": int(predictor.module.index_emb.shape[0]),
+               "lexical_index_rows": int(getattr(predictor.module, "lex_labels", torch.zeros(0)).shape[0]),
+               "mixture": [round(float(w), 3) for w in getattr(predictor.module, "mix", torch.ones(1)).tolist()],
                "max_length": int(predictor.module.hparams.max_length), "runs": []}
     for bs in args.batch_sizes:
         predictor.batch_size = bs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import pandas as pd
 import pytest
 import torch
 
@@ -39,7 +40,6 @@ def test_minilm_loads_offline_and_matches_mean_pooling():
 @pytest.mark.skipif(not HAS_SHARED, reason=f"HS files not found under {shared_dir()} (set BACUDA_SHARED_DIR)")
 def test_public_corpus_facts():
     """The documented facts of the shared files hold for our builders (README of data/hs)."""
-    import pandas as pd
 
     from bacuda_research.hs.corpus import dedupe, eu_cn_corpus, hs2022_corpus, load_benchmark, split_groups
     from bacuda_research.hs.nomenclature import load_nomenclature
@@ -84,3 +84,11 @@ def test_minilm_recipes_end_to_end_on_fixture(experiment, tmp_path):
     assert predictor.module.index_emb.shape[0] > 0  # the retrieval index travels in the checkpoint
     top = predictor.predict(["welded steel tubes"], top_k=5)[0]
     assert len(top) == 5 and abs(sum(s.probability for s in predictor.predict_one("x", top_k=36)) - 1) < 1e-4
+    # heads / MiniLM kNN / TF-IDF kNN weights were chosen on val and travel in the checkpoint with the
+    # lexical index, so bacuda-hs ranks exactly as the training-time evaluation did
+    mix = report["hs"]["mixture"]
+    assert mix["chosen_on"] == "val" and abs(sum(mix["weights"]) - 1) < 1e-6
+    assert predictor.module.mix.tolist() == pytest.approx(mix["weights"])
+    assert predictor.module.lex_labels.shape[0] > 0
+    bench = pd.read_csv(tmp_path / "run/benchmark_predictions.csv", dtype=str)
+    assert [s[0].hs6 for s in predictor.predict(list(bench["text"][:10]), top_k=1)] == list(bench["pred1"][:10])

@@ -92,18 +92,23 @@ def tensors_to_csr(indptr: torch.Tensor, indices: torch.Tensor, data: torch.Tens
     return sp.csr_matrix((data.float().numpy(), indices.numpy(), indptr.numpy()), shape=(max(n, 0), n_features))
 
 
+def prepare_index(index, labels: torch.Tensor):
+    """Drop rows without an HS6 (``-1``) and transpose once: ``(index_T [F, N] CSR, labels [N])``."""
+    keep = (labels >= 0).numpy()
+    return index[keep].T.tocsr(), labels[torch.from_numpy(keep)]
+
+
 def lexical_knn_probs(query, index, labels: torch.Tensor, n_classes: int, k: int = 20,
-                      temperature: float = 0.05, chunk: int = 512) -> torch.Tensor:
+                      temperature: float = 0.05, chunk: int = 512, prepared: bool = False) -> torch.Tensor:
     """Class probabilities from the ``k`` most similar index rows (cosine of L2-normalised TF-IDF).
 
     Each neighbour votes with ``softmax(similarity / temperature)`` over the ``k`` neighbours;
     rows labelled ``-1`` never vote. Shape: query ``[B, F]``, index ``[N, F]`` -> ``[B, n_classes]``.
+    ``prepared=True``: ``(index, labels)`` come from ``prepare_index`` (saves a transpose per call).
     """
-    keep = (labels >= 0).numpy()
-    index, labels = index[keep], labels[torch.from_numpy(keep)]
+    index_t, labels = (index, labels) if prepared else prepare_index(index, labels)
     out = []
-    index_t = index.T.tocsr()
-    k = min(k, index.shape[0])
+    k = min(k, index_t.shape[1])
     for s in range(0, query.shape[0], chunk):
         sims = torch.from_numpy((query[s:s + chunk] @ index_t).toarray().astype(np.float32))
         v, i = sims.topk(k, dim=-1)

@@ -132,11 +132,13 @@ class HSLitModule(pl.LightningModule):
             self._lex_index = None
 
     def lexical_index(self) -> Any:
-        from bacuda_research.hs.lexical import tensors_to_csr
+        """``(index_T, labels)`` of the lexical kNN, rebuilt from the buffers once (``lexical.prepare_index``)."""
+        from bacuda_research.hs.lexical import prepare_index, tensors_to_csr
 
         if self._lex_index is None:
-            self._lex_index = tensors_to_csr(self.lex_indptr.cpu(), self.lex_indices.cpu(), self.lex_data.cpu(),
-                                             self.lex_idf.shape[0])
+            index = tensors_to_csr(self.lex_indptr.cpu(), self.lex_indices.cpu(), self.lex_data.cpu(),
+                                   self.lex_idf.shape[0])
+            self._lex_index = prepare_index(index, self.lex_labels.cpu())
         return self._lex_index
 
     def components(self, pooled: torch.Tensor, lex_rows: Any = None) -> dict[str, torch.Tensor]:
@@ -158,8 +160,9 @@ class HSLitModule(pl.LightningModule):
                                                k=int(self.hparams.retrieval_k),
                                                temperature=float(self.hparams.retrieval_temperature))
         if lex_rows is not None and self.lex_labels.shape[0] > 0:
-            out["lexical_knn"] = lexical_knn_probs(lex_rows, self.lexical_index(), self.lex_labels.cpu(),
-                                                   out["heads"].shape[1], k=int(self.hparams.lexical_k),
+            index_t, labels = self.lexical_index()
+            out["lexical_knn"] = lexical_knn_probs(lex_rows, index_t, labels, out["heads"].shape[1],
+                                                   k=int(self.hparams.lexical_k), prepared=True,
                                                    temperature=float(self.hparams.lexical_temperature)).to(pooled.device)
         return out
 

@@ -37,14 +37,17 @@ if [ -d experiments/generalization ]; then
     --metrics test/precision@1 test/precision@5 test/revenue@1 test/revenue@2 test/revenue@5 test/revenue@10 test/auc \
     --title "Other data: our generator at data seeds 11-13 (100k rows each), experiment=date_synthetic data.path=... (reference flags)"
 fi
-# HS: accuracy@1 by HS level (the single-seed runs of experiments/hs/README.md; the 3-seed suite: bacuda-bench hs)
-if [ -d experiments/hs/runs ]; then
-  $mt experiments/hs/runs --group model.name --metrics hs --out experiments/hs/levels --plot \
+# HS: accuracy@1 by HS level. Single-seed runs (experiments/hs/README.md) and the 3-seed runs
+# experiments/hs/runs/<name>_s<seed> (bacuda-bench hs) are tabled separately.
+hs_single=$(ls -d experiments/hs/runs/*/DONE 2>/dev/null | sed 's|/DONE$||' | grep -v '_s[0-9]*$' || true)
+hs_seeded=$(ls -d experiments/hs/runs/*_s[0-9]*/DONE 2>/dev/null | sed 's|/DONE$||' || true)
+if [ -n "$hs_single" ]; then
+  $mt $hs_single --group model.name --metrics hs --out experiments/hs/levels --plot \
     --title "HS-code classification, held-out split: accuracy by level (1 seed per model)"
 fi
-if [ -d experiments/hs/bench ]; then
-  $mt experiments/hs/bench --group model.name --metrics hs --out experiments/hs/bench_table --plot \
-    --title "HS-code classification vs baselines, held-out split (bacuda-bench hs)"
+if [ -n "$hs_seeded" ]; then
+  $mt $hs_seeded --group model.name --metrics hs --out experiments/hs/bench_table --plot \
+    --title "HS-code classification vs baselines, held-out split (3 seeds; bacuda-bench hs)"
 fi
 if [ -z "${ROOT:-}" ]; then
   $py scripts/readme_results.py

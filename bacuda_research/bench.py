@@ -15,7 +15,8 @@ Every run composes ``conf/train.yaml`` with ``[*overrides, *grid combination, se
 ``bacuda-train`` would, runs :func:`bacuda_research.pipeline.run` in this process and writes
 ``report.json`` + ``DONE`` into its folder. A folder already holding a finished run with the same
 config (results-neutral keys aside, data compared by sha256) is skipped, so an interrupted suite
-resumes where it stopped. :func:`check_report` re-runs a report's recorded config (seed, thread count)
+resumes where it stopped (the interrupted run itself starts again from scratch).
+:func:`check_report` re-runs a report's recorded config (seed, thread count)
 and compares every metric exactly.
 """
 
@@ -247,12 +248,12 @@ def run_log(run_dir: Path) -> Iterator[None]:
 
 
 def execute(run: PlannedRun) -> dict[str, Any]:
-    """Run one planned run in this process.
+    """Run one planned run in this process, from scratch.
 
-    A folder that holds a finished run (re-run because its config changed, or ``--force``) loses its
-    ``DONE`` and its ``checkpoints/`` first: a finished run's ``last.ckpt`` must never be resumed
-    from (same config: nothing would be trained; other config: the resume check refuses). An
-    interrupted run (no ``DONE``) keeps its checkpoints and resumes when its config is the same.
+    The folder loses its ``DONE`` and its ``checkpoints/`` first. A finished run's ``last.ckpt``
+    must never be resumed from (same config: nothing would be trained; another config: the resume
+    check refuses), and an interrupted run is restarted rather than resumed: a resumed run is not
+    guaranteed to be bitwise equal to an uninterrupted one, and suite results must be.
     """
     import shutil
 
@@ -262,10 +263,10 @@ def execute(run: PlannedRun) -> dict[str, Any]:
     done = run.run_dir / "DONE"
     if done.exists():
         done.unlink()  # not a finished run until the new report lands
-        ckpts = run.run_dir / "checkpoints"
-        if ckpts.is_dir():
-            shutil.rmtree(ckpts)
-            log.info("bacuda-bench: removed the replaced run's checkpoints in %s", ckpts)
+    ckpts = run.run_dir / "checkpoints"
+    if ckpts.is_dir():
+        shutil.rmtree(ckpts)
+        log.info("bacuda-bench: removed the earlier checkpoints in %s (runs start from scratch)", ckpts)
     with run_log(run.run_dir):
         log.info("bacuda-bench: %s", " ".join(run.overrides))
         return pipeline_run(run.cfg, run.run_dir, hydra_choices=run.choices)

@@ -53,9 +53,9 @@ def test_suite_runs_then_skips_and_dry_run_lists(tiny_runs, capsys):
     assert "3 done, 0 to run" in capsys.readouterr().out
 
 
-def test_force_retrains_a_finished_date_run_and_reproduces_it(tiny_runs, tmp_path):
-    """--force on a finished DATE folder trains from scratch (never resumes from the finished
-    last.ckpt) and, same seed and threads, gives the same metrics."""
+def test_reruns_start_from_scratch_and_reproduce(tiny_runs, tmp_path):
+    """--force on a finished DATE folder, and an interrupted one, train from scratch (never resume
+    from a left-over last.ckpt) and, same seed and threads, give the same metrics."""
     root = tmp_path / "r"
     shutil.copytree(tiny_runs / "date-s0", root / "experiments" / "tiny" / "date-s0")
     before = json.loads((root / "experiments" / "tiny" / "date-s0" / "report.json").read_text())["metrics"]
@@ -64,6 +64,12 @@ def test_force_retrains_a_finished_date_run_and_reproduces_it(tiny_runs, tmp_pat
     assert json.loads((run / "report.json").read_text())["metrics"] == before
     second = (run / "train.log").read_text().split("bacuda-bench:")[-1]  # the log of the forced run
     assert "resuming from" not in second and (run / "checkpoints" / "best.ckpt").exists()
+    # an interrupted run (no DONE, checkpoints left) restarts from scratch, not from last.ckpt
+    (run / "DONE").unlink()
+    (run / "report.json").unlink()
+    assert bench_main(["tiny", "--root", str(root), "--group", "date"]) == 0
+    assert "resuming from" not in (run / "train.log").read_text().split("bacuda-bench:")[-1]
+    assert json.loads((run / "report.json").read_text())["metrics"] == before
 
 
 def test_changed_config_is_not_skipped(tiny_runs, tmp_path):

@@ -110,9 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bacuda_research.paths import REPO_ROOT
 
     name = args.suite.split("=", 1)[1] if args.suite.startswith("suite=") else args.suite
-    suite = load_suite(name)
     root = Path(args.root) if args.root else REPO_ROOT
-    runs = plan(suite, root=root, groups=args.group, seeds=args.seeds)
+    try:
+        suite = load_suite(name)
+        runs = plan(suite, root=root, groups=args.group, seeds=args.seeds)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"bacuda-bench: {e}", file=sys.stderr)
+        return 2
     resolve_statuses(runs, force=args.force)
     todo = [r for r in runs if r.status != "done"]
     for r in runs:

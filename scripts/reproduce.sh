@@ -20,14 +20,12 @@ elapsed=$(( $(date +%s) - start ))
 echo "runs: ${elapsed} s (wall clock; $(nproc) cores; load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
 ROOT=$scratch bash scripts/make_date_tables.sh >/dev/null
 status=0
-for dir in experiments/date_synthetic/date experiments/date_synthetic/baselines; do
-  if [ -d "$scratch/$dir" ]; then
-    $bench --compare "$dir" "$scratch/$dir" || status=1
-  fi
-done
-for f in "$scratch"/experiments/date_synthetic/*.md "$scratch"/experiments/date_synthetic/*.csv; do
+# every re-run run against the committed run at the same path
+$bench --compare experiments "$scratch/experiments" || status=1
+# every table the scratch folder now has against the committed one
+while IFS= read -r f; do
   rel=${f#"$scratch"/}
   if cmp -s "$f" "$rel"; then echo "same table: $rel"; else echo "DIFFERENT table: $rel"; diff "$rel" "$f" | head -20 || true; status=1; fi
-done
+done < <(find "$scratch/experiments" -mindepth 2 -maxdepth 2 \( -name '*.md' -o -name '*.csv' -o -name '*.png' \) | sort)
 echo "scratch folder: $scratch"
 exit $status

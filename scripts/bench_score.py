@@ -29,13 +29,28 @@ import time
 from pathlib import Path
 
 
-def _timed(fn, repeat: int) -> float:
-    times = []
+CPU_SECONDS: dict[str, float] = {}
+
+
+def _timed(fn, repeat: int, key: str | None = None) -> float:
+    """Median wall seconds of ``repeat`` calls; the median CPU seconds of this process (all its
+    threads) go to ``CPU_SECONDS[key]``: on a shared machine CPU time is the steadier comparison."""
+    times, cpu = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    if key:
+        CPU_SECONDS[key] = statistics.median(cpu)
     return statistics.median(times)
+
+
+def _rates(n: int, runs: dict[str, float], prefix: str) -> dict:
+    return {"seconds": {k: round(v, 3) for k, v in runs.items()},
+            "per_s": {k: round(n / v, 1) for k, v in runs.items()},
+            "cpu_seconds": {k: round(CPU_SECONDS[f"{prefix}{k}"], 3) for k in runs},
+            "per_cpu_s": {k: round(n / CPU_SECONDS[f"{prefix}{k}"], 1) for k in runs}}
 
 
 def machine(threads: int) -> dict:
@@ -92,16 +107,17 @@ def bench_date(run: str, bundle_dir: Path, rows: int, threads: int, repeat: int,
     predictor.predict(warm, batch_size=batch)
     bundle.predict(warm, batch_size=batch)
     res = {"source": src.name, "declarations": n, "batch_size": batch, "read_and_validate_s": round(read_s, 2)}
-    runs = {
-        "pytorch_eager.network": _timed(torch_net, repeat),
-        "onnxruntime.network": _timed(lambda: bundle.run(x, batch_size=batch), repeat),
-        "pytorch_eager.end_to_end": _timed(lambda: predictor.predict(df, batch_size=batch), repeat),
-        "onnxruntime.end_to_end": _timed(lambda: bundle.predict(df, batch_size=batch), repeat),
-        "onnxruntime.bundle_score_with_top5_explanations": _timed(lambda: bundle.score(df, top_k=5, batch_size=batch),
-                                                                    repeat),
+    fns = {
+        "pytorch_eager.network": torch_net,
+        "onnxruntime.network": lambda: bundle.run(x, batch_size=batch),
+        "pytorch_eager.end_to_end": lambda: predictor.predict(df, batch_size=batch),
+        "onnxruntime.end_to_end": lambda: bundle.predict(df, batch_size=batch),
+        "onnxruntime.bundle_score_with_top5_explanations": lambda: bundle.score(df, top_k=5, batch_size=batch),
     }
-    res["seconds"] = {k: round(v, 3) for k, v in runs.items()}
-    res["declarations_per_s"] = {k: round(n / v, 1) for k, v in runs.items()}
+    runs = {k: _timed(f, repeat, f"date.{k}") for k, f in fns.items()}
+    r = _rates(n, runs, "date.")
+    res.update({"seconds": r["seconds"], "declarations_per_s": r["per_s"], "cpu_seconds": r["cpu_seconds"],
+                "declarations_per_cpu_s": r["per_cpu_s"]})
     got, want = bundle.run(x, batch_size=batch)[0], torch_outputs(predictor.net, x)[0]
     res["logit_max_abs_diff_onnx_vs_pytorch"] = float(np.abs(got - want).max())
     return res
@@ -165,8 +181,9 @@ def bench_hs(run: str, bundle_dir: Path, n: int, threads: int, repeat: int, batc
     texts = [augment_title(nom.describe(rng.choice(nom.hs6)), rng) for _ in range(n)]
     predictor.predict(texts[:64])
     bundle.predict(texts[:64])
-    runs = {"pytorch_eager": _timed(lambda: predictor.predict(texts, top_k=5), repeat),
-            "onnxruntime": _timed(lambda: bundle.predict(texts, top_k=5), repeat)}
+    runs = {"pytorch_eager": _timed(lambda: predictor.predict(texts, top_k=5), repeat, "hs.pytorch_eager"),
+            "onnxruntime": _timed(lambda: bundle.predict(texts, top_k=5), repeat, "hs.onnxruntime")}
+    r = _rates(n, runs, "hs.")
     n_cmp = min(n, 500)
     a, b = predictor.predict(texts[:n_cmp], top_k=1), bundle.predict(texts[:n_cmp], top_k=1)
     same_top1 = float(np.mean([x[0].hs6 == y[0].hs6 for x, y in zip(a, b)]))
@@ -175,8 +192,8 @@ def bench_hs(run: str, bundle_dir: Path, n: int, threads: int, repeat: int, batc
             "export_parity_max_abs_diff": bundle.manifest["parity"]["max_abs_diff"],
             "encoder": bundle.manifest["model"].get("encoder"), "parameters": bundle.manifest["model"].get("parameters"),
             "max_length": bundle.config["max_length"], "retrieval_index_rows": bundle.manifest["model"].get("retrieval_index_rows"),
-            "seconds": {k: round(v, 3) for k, v in runs.items()},
-            "descriptions_per_s": {k: round(n / v, 1) for k, v in runs.items()},
+            "seconds": r["seconds"], "descriptions_per_s": r["per_s"], "cpu_seconds": r["cpu_seconds"],
+            "descriptions_per_cpu_s": r["per_cpu_s"],
             "compared": n_cmp, "top1_agreement": same_top1, "top1_probability_max_abs_diff": prob_diff}
 
 
@@ -186,21 +203,25 @@ def markdown(result: dict) -> str:
              f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['threads_used']} threads used; "
              f"load average before {result['load_before']}, after {result['load_after']} "
              f"({'LOADED: other processes were running, figures are low' if result['loaded'] else 'quiet'}).", "",
-             "| task | what is timed | PyTorch eager | ONNX Runtime | speed-up |", "|---|---|---:|---:|---:|"]
+             "| task | what is timed | PyTorch eager | ONNX Runtime | speed-up | per CPU-second: PyTorch | ONNX Runtime | ratio |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     d = result.get("date")
     if d:
-        r = d["declarations_per_s"]
+        r, c = d["declarations_per_s"], d["declarations_per_cpu_s"]
         for what, key in (("network on precomputed inputs", "network"), ("features + XGBoost + network", "end_to_end")):
             a, b = r[f"pytorch_eager.{key}"], r[f"onnxruntime.{key}"]
-            lines.append(f"| DATE, {d['declarations']:,} declarations | {what} | {a:,.0f} decl/s | {b:,.0f} decl/s | {b / a:.2f}x |")
-        lines.append(f"| DATE | bundle scores + top-5 explanations | - | "
-                     f"{r['onnxruntime.bundle_score_with_top5_explanations']:,.0f} decl/s | - |")
+            ca, cb = c[f"pytorch_eager.{key}"], c[f"onnxruntime.{key}"]
+            lines.append(f"| DATE, {d['declarations']:,} declarations | {what} | {a:,.0f} decl/s | {b:,.0f} decl/s | "
+                         f"{b / a:.2f}x | {ca:,.0f} | {cb:,.0f} | {cb / ca:.2f}x |")
+        k = "onnxruntime.bundle_score_with_top5_explanations"
+        lines.append(f"| DATE | bundle scores + top-5 explanations | - | {r[k]:,.0f} decl/s | - | - | {c[k]:,.0f} | - |")
     h = result.get("hs")
     if h:
-        r = h["descriptions_per_s"]
+        r, c = h["descriptions_per_s"], h["descriptions_per_cpu_s"]
         lines.append(f"| HS ({h['encoder']}, {h['parameters']:,} parameters), {h['descriptions']:,} descriptions | "
                      f"compose + tokenize + encoder + decoding + top-5 | {r['pytorch_eager']:,.1f} desc/s | "
-                     f"{r['onnxruntime']:,.1f} desc/s | {r['onnxruntime'] / r['pytorch_eager']:.2f}x |")
+                     f"{r['onnxruntime']:,.1f} desc/s | {r['onnxruntime'] / r['pytorch_eager']:.2f}x | "
+                     f"{c['pytorch_eager']:,.1f} | {c['onnxruntime']:,.1f} | {c['onnxruntime'] / c['pytorch_eager']:.2f}x |")
     lines += ["", f"Median of {result['repeat']} runs after a warm-up. Command: `{result['command']}`", ""]
     if d:
         lines.append(f"DATE: reading and validating the file (same code for both) took {d['read_and_validate_s']} s; "

@@ -16,6 +16,10 @@ compares every metric exactly; it exits 1 on any difference. Tables: ``scripts/m
 
 from __future__ import annotations
 
+from bacuda_research.cli import require_train_extra
+
+require_train_extra("bacuda-bench")
+
 import argparse
 import logging
 import os

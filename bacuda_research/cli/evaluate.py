@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+from bacuda_research.cli import require_train_extra
+
+require_train_extra("bacuda-eval")
+
 import time
 from pathlib import Path
 

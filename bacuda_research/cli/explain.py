@@ -9,6 +9,10 @@ by DATE attention weight, each with the decision path that leads to it.
 
 from __future__ import annotations
 
+from bacuda_research.cli import require_train_extra
+
+require_train_extra("bacuda-explain")
+
 import argparse
 import json
 import sys

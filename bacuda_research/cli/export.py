@@ -11,6 +11,10 @@ and ``MODEL_CARD.md``; it is written to a temporary folder and renamed into plac
 
 from __future__ import annotations
 
+from bacuda_research.cli import require_train_extra
+
+require_train_extra("bacuda-export")
+
 import argparse
 import sys
 from typing import Sequence

@@ -8,6 +8,10 @@
 
 from __future__ import annotations
 
+from bacuda_research.cli import require_train_extra
+
+require_train_extra("bacuda-train")
+
 import warnings
 
 import hydra

@@ -70,13 +70,10 @@ class HSPredictor:
     def predict(self, texts: Sequence[str], attributes: Sequence[Any] | None = None,
                 categories: Sequence[Any] | None = None, top_k: int = 5) -> list[list[Suggestion]]:
         """Top-``top_k`` HS6 suggestions per row (probability of the whole HS2 -> HS4 -> HS6 path)."""
-        from bacuda_research.hs.text import compose_input
+        from bacuda_research.hs.text import compose_inputs
         from bacuda_research.hs.train import predict_texts
 
-        n = len(texts)
-        attributes = attributes if attributes is not None else [None] * n
-        categories = categories if categories is not None else [None] * n
-        composed = [compose_input(t, a, c) for t, a, c in zip(texts, attributes, categories)]
+        composed = compose_inputs(texts, attributes, categories)
         probs = predict_texts(self.module, composed, batch_size=self.batch_size)
         k = min(top_k, probs.shape[1])
         p, i = probs.topk(k, dim=-1)

@@ -13,7 +13,7 @@ import json
 import random
 import re
 import unicodedata
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 # Attribute keys that say what the goods are (HS classifies by material, function, state);
 # brand, price, colour, size and the like only add noise. Matched case-insensitively as substrings.
@@ -137,3 +137,12 @@ def augment_title(text: str, rng: random.Random) -> str:
     out = " ".join(words)
     r = rng.random()
     return out.lower() if r < 0.4 else out.title() if r < 0.6 else out
+
+
+def compose_inputs(texts: Sequence[Any], attributes: Sequence[Any] | None = None,
+                   categories: Sequence[Any] | None = None) -> list[str]:
+    """``compose_input`` row by row; missing ``attributes``/``categories`` columns count as empty."""
+    n = len(texts)
+    attributes = attributes if attributes is not None else [None] * n
+    categories = categories if categories is not None else [None] * n
+    return [compose_input(t, a, c) for t, a, c in zip(texts, attributes, categories)]

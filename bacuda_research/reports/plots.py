@@ -58,7 +58,6 @@ def plot_selection_curves(df: pd.DataFrame, group: Sequence[str], out: str | Pat
     reports have no ``test/precision@n`` keys.
     """
     from bacuda_research.reports.tables import aggregate
-    from bacuda_research.utils.io import atomic_path
 
     percents = selection_percents(df.columns)
     if not percents:
@@ -91,18 +90,13 @@ def plot_selection_curves(df: pd.DataFrame, group: Sequence[str], out: str | Pat
         axes[i][-1].legend(fontsize=7, loc="best")
     fig.suptitle((title + "\n" if title else "") + "mean over seeds, band = ± std", fontsize=10)
     fig.tight_layout()
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def plot_hs_levels(df: pd.DataFrame, group: Sequence[str], out: str | Path, k: int = 1,
                    title: str | None = None) -> Path | None:
     """HS accuracy@k by level (HS2, HS4, HS6), one bar per row; None when there are no HS keys."""
     from bacuda_research.reports.tables import aggregate
-    from bacuda_research.utils.io import atomic_path
 
     levels = hs_levels(df.columns, k)
     if not levels:
@@ -123,6 +117,13 @@ def plot_hs_levels(df: pd.DataFrame, group: Sequence[str], out: str | Path, k: i
     ax.legend(fontsize=7)
     ax.set_title((title + "\n" if title else "") + "mean over seeds, bars = ± std", fontsize=10)
     fig.tight_layout()
+    return _save(plt, fig, out)
+
+
+def _save(plt, fig, out: str | Path) -> Path:
+    """Write the figure as PNG atomically (no software/date metadata, so reruns are byte-identical)."""
+    from bacuda_research.utils.io import atomic_path
+
     out = Path(out)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})

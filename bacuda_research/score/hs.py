@@ -147,12 +147,9 @@ class HSBundle:
                 categories: Sequence[Any] | None = None, top_k: int = 5) -> list[list[Any]]:
         """Top-``top_k`` HS6 suggestions per row (``hs.predict.Suggestion``), like ``HSPredictor.predict``."""
         from bacuda_research.hs.predict import Suggestion
-        from bacuda_research.hs.text import compose_input
+        from bacuda_research.hs.text import compose_inputs
 
-        n = len(texts)
-        attributes = attributes if attributes is not None else [None] * n
-        categories = categories if categories is not None else [None] * n
-        composed = [compose_input(t, a, c) for t, a, c in zip(texts, attributes, categories)]
+        composed = compose_inputs(texts, attributes, categories)
         probs = self.path_probs(composed)
         k = min(top_k, probs.shape[1])
         top = np.argsort(-probs, axis=1, kind="stable")[:, :k]

@@ -130,8 +130,13 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-def verify_bundle(folder: str | os.PathLike) -> dict[str, Any]:
+_KIND_NAMES = {"date": "a DATE bundle", "hs": "an HS bundle"}
+
+
+def verify_bundle(folder: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
     """Check every file against the manifest; return the manifest or raise ``BundleError``.
+
+    With ``kind`` ("date" or "hs"), a verified bundle of another kind is refused too.
 
     Refused: a listed file that is missing, has another size (truncated or extended) or another
     sha256 (modified), a file that is not listed, and a path that leaves the folder.
@@ -160,6 +165,8 @@ def verify_bundle(folder: str | os.PathLike) -> dict[str, Any]:
             problems.append(f"{rel}: not listed in the manifest (unexpected file)")
     if problems:
         raise BundleError(f"{folder}: bundle refused, its files do not match {MANIFEST}: " + "; ".join(problems))
+    if kind is not None and manifest["kind"] != kind:
+        raise BundleError(f"{folder}: a {manifest['kind']!r} bundle, not {_KIND_NAMES.get(kind, kind)}")
     return manifest
 
 

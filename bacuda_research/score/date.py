@@ -69,12 +69,9 @@ class DATEBundle:
 
     @classmethod
     def load(cls, folder: str | os.PathLike, threads: int | None = None) -> "DATEBundle":
-        from bacuda_research.export.bundle import BundleError, verify_bundle
+        from bacuda_research.export.bundle import verify_bundle
 
-        manifest = verify_bundle(folder)
-        if manifest["kind"] != "date":
-            raise BundleError(f"{folder}: a {manifest['kind']!r} bundle, not a DATE bundle")
-        return cls.from_verified(Path(folder), manifest, threads)
+        return cls.from_verified(Path(folder), verify_bundle(folder, kind="date"), threads)
 
     @classmethod
     def from_verified(cls, folder: Path, manifest: dict[str, Any], threads: int | None = None) -> "DATEBundle":

@@ -82,12 +82,9 @@ class HSBundle:
 
     @classmethod
     def load(cls, folder: str | os.PathLike, threads: int | None = None) -> "HSBundle":
-        from bacuda_research.export.bundle import BundleError, verify_bundle
+        from bacuda_research.export.bundle import verify_bundle
 
-        manifest = verify_bundle(folder)
-        if manifest["kind"] != "hs":
-            raise BundleError(f"{folder}: a {manifest['kind']!r} bundle, not an HS bundle")
-        return cls.from_verified(Path(folder), manifest, threads)
+        return cls.from_verified(Path(folder), verify_bundle(folder, kind="hs"), threads)
 
     @classmethod
     def from_verified(cls, folder: Path, manifest: dict[str, Any], threads: int | None = None) -> "HSBundle":

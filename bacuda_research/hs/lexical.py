@@ -1,9 +1,10 @@
 """Lexical (TF-IDF) side of the HS classifier: hashed word + character n-grams, stored as tensors.
 
 MiniLM reads meaning; customs texts also hinge on exact words ("frozen", "boneless", "> 80 %"),
-where TF-IDF kNN is strong. ``LexicalFeaturizer`` turns texts into L2-normalised TF-IDF rows over
-hashed word 1-2-grams and character 3-5-grams (``HashingVectorizer``: stateless, so the only
-fitted state is the IDF vector, a tensor that travels in the checkpoint; nothing is pickled).
+where TF-IDF kNN is strong. ``LexicalFeaturizer`` (``hs.tfidf``: NumPy only, shared with the
+torch-free scoring runtime) turns texts into L2-normalised TF-IDF rows over hashed word 1-2-grams
+and character 3-5-grams (stateless hashing, so the only fitted state is the IDF vector, a tensor
+that travels in the checkpoint; nothing is pickled).
 
 Two uses, both in ``HSLitModule``:
 - a trainable ``EmbeddingBag`` over the TF-IDF row (a learned sparse projection, fastText-style)
@@ -14,59 +15,13 @@ Two uses, both in ``HSLitModule``:
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 import torch
 
-WORD_NGRAMS = (1, 2)
-CHAR_NGRAMS = (3, 5)
+from bacuda_research.hs.tfidf import CHAR_NGRAMS, WORD_NGRAMS, LexicalFeaturizer
 
-
-def _vectorizers(bits: int):
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    common = dict(n_features=2 ** bits, alternate_sign=False, norm=None, lowercase=True)
-    return (HashingVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, token_pattern=r"(?u)\b\w+\b", **common),
-            HashingVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, **common))
-
-
-class LexicalFeaturizer:
-    """Texts -> ``scipy.sparse.csr_matrix`` ``[N, 2 * 2**bits]`` of L2-normalised sublinear TF-IDF.
-
-    Args:
-        bits: hash buckets per analyser are ``2**bits`` (words, then characters).
-        idf: a fitted IDF vector (``fit`` computes it from training texts).
-    """
-
-    def __init__(self, bits: int = 18, idf: torch.Tensor | np.ndarray | None = None) -> None:
-        self.bits = int(bits)
-        self.n_features = 2 * 2 ** self.bits
-        self.idf = None if idf is None else np.asarray(idf, dtype=np.float32)
-        if self.idf is not None and self.idf.shape != (self.n_features,):
-            raise ValueError(f"idf has shape {self.idf.shape}, expected ({self.n_features},) for bits={bits}")
-
-    def counts(self, texts: Sequence[str]):
-        import scipy.sparse as sp
-
-        word, char = _vectorizers(self.bits)
-        texts = list(texts)
-        return sp.hstack([word.transform(texts), char.transform(texts)], format="csr", dtype=np.float32)
-
-    def fit(self, texts: Sequence[str]) -> "LexicalFeaturizer":
-        x = self.counts(texts)
-        df = np.bincount(x.indices, minlength=self.n_features)
-        self.idf = (np.log((1.0 + x.shape[0]) / (1.0 + df)) + 1.0).astype(np.float32)
-        return self
-
-    def transform(self, texts: Sequence[str]):
-        if self.idf is None:
-            raise RuntimeError("LexicalFeaturizer.transform before fit (no IDF vector)")
-        from sklearn.preprocessing import normalize
-
-        x = self.counts(texts)
-        x.data = np.log1p(x.data) * self.idf[x.indices]
-        return normalize(x).astype(np.float32)
+__all__ = ["CHAR_NGRAMS", "WORD_NGRAMS", "LexicalFeaturizer", "bag_inputs", "bag_rows", "csr_to_tensors",
+           "lexical_knn_probs", "prepare_index", "tensors_to_csr"]
 
 
 def bag_inputs(x) -> dict[str, torch.Tensor]:

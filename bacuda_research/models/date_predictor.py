@@ -99,7 +99,9 @@ class DATEPredictor:
         from bacuda_research.models.date_inputs import model_inputs
 
         x = model_inputs(df, self.features, self.stage, self.encoder, self.dense_scaler)
-        return {k: torch.from_numpy(v) for k, v in x.items()}
+        # pandas copy-on-write hands out read-only views (the importer/item indices when every code
+        # is known): torch.from_numpy warns on those, so only they are copied (8 bytes a row)
+        return {k: torch.from_numpy(np.require(v, requirements="W")) for k, v in x.items()}
 
     @torch.no_grad()
     def predict(self, df: pd.DataFrame, batch_size: int = 4096) -> dict[str, np.ndarray]:

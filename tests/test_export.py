@@ -64,6 +64,37 @@ def hs_run(tmp_path_factory):
     return root / "run", root / "bundle", manifest, nom
 
 
+@pytest.fixture(scope="module")
+def hs_lex_run(hs_run):
+    """The same tiny classifier with the lexical side (hashed TF-IDF bag + lexical kNN vote), and its bundle."""
+    from bacuda_research.export import export_model
+    from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.hs.tfidf import LexicalFeaturizer
+
+    run_dir, _, _, nom = hs_run
+    root = run_dir.parent / "lex"
+    base = torch.load(run_dir / "checkpoints" / "model.ckpt", map_location="cpu", weights_only=True)
+    torch.manual_seed(1)
+    module = HSLitModule(nom.to_dict(), base["hs"]["encoder_config"], base["hs"]["tokenizer"], max_length=32,
+                         head_hidden=16, retrieval_weight=0.3, retrieval_k=5, lexical_bits=8, lexical_dim=8,
+                         lexical_k=3)
+    with torch.no_grad():  # a bag that moves the logits (its init is std 0.02)
+        module.model.lexical.weight.normal_(0, 2.0)
+    texts = [nom.describe(c) for c in nom.hs6]
+    f = LexicalFeaturizer(8).fit(texts)
+    labels = torch.arange(len(texts))
+    labels[::7] = -1  # rows without an HS6 never vote
+    module.set_lexical(f.idf, f.transform(texts), labels)
+    module.set_index(torch.randn(60, 32), torch.randint(-1, len(nom.hs6), (60,)))
+    module.mix = torch.tensor([0.4, 0.2, 0.4])
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+    module.on_save_checkpoint(ckpt)
+    (root / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(ckpt, root / "run" / "checkpoints" / "model.ckpt")
+    manifest = export_model(root / "run", root / "bundle")
+    return root / "run", root / "bundle", manifest, nom
+
+
 def _frame(schema, raw: pd.DataFrame) -> pd.DataFrame:
     from bacuda_research.data.schema import validate_declarations
 
@@ -338,20 +369,23 @@ sys.exit(1 if any(codes) or leaked else 0)
 """
 
 
-def test_score_runs_with_torch_unimportable(date_run, hs_run, tmp_path):
+def test_score_runs_with_torch_unimportable(date_run, hs_run, hs_lex_run, tmp_path):
     _, report, date_bundle, _ = date_run
     _, hs_bundle, _, _ = hs_run
+    _, lex_bundle, _, _ = hs_lex_run
     decl = tmp_path / "decl.csv"
     pd.read_csv(report["data"]["path"]).drop(columns=["illicit", "revenue"]).head(50).to_csv(decl, index=False)
     titles = tmp_path / "titles.csv"
     pd.DataFrame({"text": ["knitted cotton shirts", "copper wires"]}).to_csv(titles, index=False)
-    args = [[str(date_bundle), str(decl), str(tmp_path / "d.jsonl")], [str(hs_bundle), str(titles), str(tmp_path / "h.jsonl")]]
+    args = [[str(date_bundle), str(decl), str(tmp_path / "d.jsonl")], [str(hs_bundle), str(titles), str(tmp_path / "h.jsonl")],
+            [str(lex_bundle), str(titles), str(tmp_path / "lex.jsonl")]]
     code = BLOCKER.replace("ARGS", repr(args))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 50
     assert len((tmp_path / "h.jsonl").read_text().splitlines()) == 2
+    assert len((tmp_path / "lex.jsonl").read_text().splitlines()) == 2
 
 
 # -- shared data ---------------------------------------------------------------------------------
@@ -378,20 +412,66 @@ def test_bundle_equals_trained_model_on_shared_test_split(date_run):
     assert_same_ranks(rank_desc(want["logit"]), rank_desc(got["logit"]), want["logit"])
 
 
-def test_hs_export_refuses_the_lexical_side_clearly(hs_run, tmp_path):
-    from bacuda_research.export import export_model
-    from bacuda_research.hs.module import HSLitModule
+def test_hs_lexical_onnx_matches_pytorch_with_the_bag_outside_the_graph(hs_lex_run):
+    import onnx
+    from safetensors.numpy import load_file
 
-    run_dir, _, _, nom = hs_run
-    base = torch.load(run_dir / "checkpoints" / "model.ckpt", map_location="cpu", weights_only=True)
-    try:
-        module = HSLitModule(nom.to_dict(), base["hs"]["encoder_config"], base["hs"]["tokenizer"], max_length=32,
-                             head_hidden=16, lexical_bits=4, lexical_dim=4)
-    except TypeError:
-        pytest.skip("this HSLitModule has no lexical side")
-    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
-    module.on_save_checkpoint(ckpt)
-    torch.save(ckpt, tmp_path / "lex.ckpt")
-    with pytest.raises(ValueError, match="lexical"):
-        export_model(tmp_path / "lex.ckpt", tmp_path / "bundle")
-    assert not (tmp_path / "bundle").exists()
+    from bacuda_research.export.hs import _ONNXHS, random_batch, random_rows, torch_outputs
+    from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.score import load_bundle
+
+    run_dir, bundle_dir, manifest, nom = hs_lex_run
+    assert max(manifest["parity"]["max_abs_diff"].values()) <= 1e-4
+    assert manifest["model"]["lexical"] == {"features": 512, "dim": 8, "index_rows": len(nom.hs6)}
+    assert "lexical.safetensors" in manifest["files"] and "lexical" in (bundle_dir / "MODEL_CARD.md").read_text()
+    # the n-gram table is stored once, float32, in lexical.safetensors: not in the graph, not in weights
+    lex = load_file(bundle_dir / "lexical.safetensors")
+    assert lex["embedding"].dtype == np.float32 and lex["embedding"].shape == (512, 8)
+    assert "lexical.weight" not in load_file(bundle_dir / "weights.safetensors")
+    graph = onnx.load(str(bundle_dir / "model.onnx"))
+    assert not [i.name for i in graph.graph.initializer if list(i.dims) == [512, 8]]
+    assert [i.name for i in graph.graph.input] == ["input_ids", "attention_mask", "lexical"]
+
+    module = HSLitModule.from_checkpoint_file(run_dir / "checkpoints" / "model.ckpt")
+    wrapper = _ONNXHS(module.model).eval()
+    bundle = load_bundle(bundle_dir, threads=1)
+    vocab = bundle.tokenizer.get_vocab_size()
+    texts = ["knitted cotton shirts", "Welded steel tubes 2pcs | category: Pipes", ""]
+    real, rows = bundle.inputs(texts)
+    for x, r in ((random_batch(vocab, 9, 32, seed=3), random_rows(512, 9, seed=2)), (real, rows)):
+        feed = dict(x)
+        if "lexical" not in feed:
+            from bacuda_research.hs.tfidf import bag_sum
+
+            feed["lexical"] = bag_sum(bundle.lexical.table, r)
+        got = bundle.session.run(None, feed)
+        for name, g, w in zip(("pooled", "hs2", "hs4", "hs6"), got, torch_outputs(wrapper, x, module.model, r)):
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-4, err_msg=name)
+
+
+def test_hs_lexical_bundle_predicts_like_the_checkpoint(hs_lex_run, tmp_path):
+    from bacuda_research.cli.score import main as score_main
+    from bacuda_research.hs.predict import HSPredictor
+    from bacuda_research.hs.train import predict_texts
+
+    run_dir, bundle_dir, manifest, nom = hs_lex_run
+    texts = [nom.describe(c) for c in nom.hs6] + ["knitted cotton shirts", "obsolete gadget", "Steel TUBES, welded", ""]
+    checkpoint, bundle = HSPredictor.load(run_dir), HSPredictor.load(bundle_dir)
+    want = predict_texts(checkpoint.module, texts).numpy()
+    parts = bundle.components(texts)
+    assert set(parts) >= {"heads", "embed_knn", "lexical_knn", "lexical_knn_tied"}
+    got = bundle.mixed(parts)
+    np.testing.assert_allclose(got, bundle.path_probs(texts), atol=1e-12)
+    # an empty text shares no n-gram with the index: its k nearest rows are ties torch.topk breaks its own way
+    tied = parts["lexical_knn_tied"] | parts["embed_knn_tied"]
+    assert tied[-1] and tied.sum() < len(texts) // 4
+    np.testing.assert_allclose(got[~tied], want[~tied], atol=1e-5)
+    assert (got[~tied].argmax(1) == want[~tied].argmax(1)).all()
+    # the lexical vote matters here: without it the bundle would not match
+    assert np.abs(parts["lexical_knn"][~tied] - parts["heads"][~tied]).max() > 0.1
+    src = tmp_path / "titles.csv"
+    pd.DataFrame({"text": texts[:5]}).to_csv(src, index=False)
+    assert score_main([str(bundle_dir), str(src), str(tmp_path / "a.jsonl"), "--top-k", "3"]) == 0
+    a = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    b = checkpoint.predict(texts[:5], top_k=3)
+    assert [[p["hs6"] for p in r["predictions"]] for r in a] == [[s.hs6 for s in r] for r in b]

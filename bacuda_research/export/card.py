@@ -96,8 +96,21 @@ the training rules and refused with an error naming file, column and rows.
 """
 
 
-def hs_card(fields: Mapping[str, Any], n_classes: Mapping[int, int], encoder: str, retrieval: bool) -> str:
+def hs_card(fields: Mapping[str, Any], n_classes: Mapping[int, int], encoder: str, retrieval: bool,
+            lexical: Mapping[str, Any] | None = None) -> str:
     c = _common(fields)
+    lex = ""
+    if lexical:
+        lex = (f"\nLexical side: hashed TF-IDF of word 1-2-grams and character 3-5-grams ({lexical['features']:,} "
+               "buckets, IDF from training)"
+               + (f"; a {lexical['dim']}-wide bag of n-gram embeddings joined to the encoder vector before the heads"
+                  if lexical["dim"] else "")
+               + (f"; a kNN vote over {lexical['index_rows']:,} training texts' TF-IDF rows" if lexical["index_rows"] else "")
+               + " (`lexical.safetensors`).")
+    mix = (fields.get("model") or {}).get("mix")
+    if mix:
+        lex += (f"\nFinal HS6 probabilities: {mix['heads']:.2f} x heads + {mix['embedding_knn']:.2f} x embedding kNN + "
+                f"{mix['lexical_knn']:.2f} x lexical kNN (weights chosen on the validation split at training).")
     t = fields["training"]
     counts = (t.get("data") or {}).get("counts") or {}
     count_lines = "".join(f"- {k}: {v}\n" for k, v in counts.items())
@@ -108,7 +121,7 @@ Exported {c['created']} from checkpoint {c['ckpt']}; code {c['git_sha']}, seed {
 ## Model
 A transformer encoder ({encoder}) with mean/CLS pooling and three heads (HS2: {n_classes[2]}, HS4:
 {n_classes[4]}, HS6: {n_classes[6]} classes), decoded as whole HS2 -> HS4 -> HS6 paths
-{'mixed with a kNN vote over training vectors (`retrieval.safetensors`)' if retrieval else '(no retrieval vote)'}.
+{'mixed with a kNN vote over training vectors (`retrieval.safetensors`)' if retrieval else '(no retrieval vote)'}.{lex}
 
 ## Intended use
 Suggesting HS6 codes for free-text goods descriptions (with optional attributes and category path),

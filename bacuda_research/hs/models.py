@@ -131,7 +131,15 @@ class HSClassifier(nn.Module):
                 raise ValueError("this HSClassifier has a lexical (TF-IDF) input: pass lex=lexical.bag_inputs(...)")
             bag = self.lexical(lex["lex_ids"], lex["lex_offsets"], per_sample_weights=lex["lex_weights"])
             pooled = torch.cat([pooled, bag], dim=-1)
-        z = self.trunk(pooled)
+        return self.logits(pooled)
+
+    def logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The MLP and the three heads on the joined input (pooled vector, then the TF-IDF bag if any).
+
+        Shape:
+            x: ``[B, H + lexical_dim]`` -> (``[B, n_hs2]``, ``[B, n_hs4]``, ``[B, n_hs6]``)
+        """
+        z = self.trunk(x)
         return self.head2(z), self.head4(z), self.head6(z)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:

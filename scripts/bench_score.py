@@ -11,7 +11,10 @@ size), the network alone on precomputed inputs, and the bundle's full output wit
 explanations. File reading + validation (the same code for both) is timed once, separately.
 HS: N title-like descriptions (noisy variants of the model's nomenclature texts, as
 ``scripts/bench_hs.py``), ``HSPredictor.predict`` on the checkpoint vs ``HSBundle.predict``: compose
--> tokenize -> encoder + heads -> (kNN vote) -> decoding -> top-5, batch 64 for both.
+-> tokenize (+ hashed TF-IDF featurisation and n-gram bag for a model with the lexical side) ->
+encoder + heads -> (kNN votes) -> decoding -> top-5, batch 64 for both. The HS bundle is exported
+into ``--bundles``/hs unless one is there already (pass the same ``--bundles`` to reuse it);
+loading a bundle (sha256 checks, reading the n-gram table) is timed once, separately.
 
 Every figure is the median of ``--repeat`` runs after a warm-up. Machine details and the load
 average before and after go into the JSON: other processes on the machine make figures low.
@@ -174,7 +177,9 @@ def bench_hs(run: str, bundle_dir: Path, n: int, threads: int, repeat: int, batc
         export_model(run, bundle_dir, overwrite=True)
     predictor = HSPredictor.load(run, threads=threads)
     predictor.batch_size = batch
+    t0 = time.perf_counter()
     bundle = load_bundle(bundle_dir, threads=threads)
+    load_s = time.perf_counter() - t0
     bundle.batch_size = batch
     nom = bundle.nom
     rng = random.Random(0)
@@ -192,6 +197,9 @@ def bench_hs(run: str, bundle_dir: Path, n: int, threads: int, repeat: int, batc
             "export_parity_max_abs_diff": bundle.manifest["parity"]["max_abs_diff"],
             "encoder": bundle.manifest["model"].get("encoder"), "parameters": bundle.manifest["model"].get("parameters"),
             "max_length": bundle.config["max_length"], "retrieval_index_rows": bundle.manifest["model"].get("retrieval_index_rows"),
+            "lexical": bundle.manifest["model"].get("lexical"), "mix": bundle.manifest["model"].get("mix"),
+            "bundle_bytes": int(sum(f["bytes"] for f in bundle.manifest["files"].values())),
+            "bundle_load_s": round(load_s, 2),
             "seconds": r["seconds"], "descriptions_per_s": r["per_s"], "cpu_seconds": r["cpu_seconds"],
             "descriptions_per_cpu_s": r["per_cpu_s"],
             "compared": n_cmp, "top1_agreement": same_top1, "top1_probability_max_abs_diff": prob_diff}
@@ -227,6 +235,12 @@ def markdown(result: dict) -> str:
         lines.append(f"DATE: reading and validating the file (same code for both) took {d['read_and_validate_s']} s; "
                      f"logit max |ONNX - PyTorch| {d['logit_max_abs_diff_onnx_vs_pytorch']:.1e}.")
     if h:
+        lex = h.get("lexical")
+        if lex:
+            lines.append(f"HS model with the lexical side ({lex['features']:,} hashed TF-IDF features, bag width "
+                         f"{lex['dim']}, lexical kNN over {lex['index_rows']:,} texts); mix {h.get('mix')}.")
+        if "bundle_bytes" in h:
+            lines.append(f"HS bundle: {h['bundle_bytes'] / 2**20:,.0f} MiB, loaded (verified) in {h['bundle_load_s']} s.")
         lines.append(f"HS: top-1 agreement on the first {h['compared']} descriptions {h['top1_agreement']:.3f}, "
                      f"top-1 probability max |diff| {h['top1_probability_max_abs_diff']:.1e}; export parity "
                      f"(logits, max |ONNX - PyTorch|) {max(h['export_parity_max_abs_diff'].values()):.1e}.")

@@ -449,7 +449,8 @@ def test_hs_lexical_onnx_matches_pytorch_with_the_bag_outside_the_graph(hs_lex_r
             np.testing.assert_allclose(g, w, rtol=0, atol=1e-4, err_msg=name)
 
 
-def test_hs_lexical_bundle_predicts_like_the_checkpoint(hs_lex_run, tmp_path):
+def test_hs_lexical_bundle_predicts_like_the_checkpoint(hs_lex_run, tmp_path, capsys):
+    from bacuda_research.cli.hs import main as hs_main
     from bacuda_research.cli.score import main as score_main
     from bacuda_research.hs.predict import HSPredictor
     from bacuda_research.hs.train import predict_texts
@@ -475,3 +476,5 @@ def test_hs_lexical_bundle_predicts_like_the_checkpoint(hs_lex_run, tmp_path):
     a = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
     b = checkpoint.predict(texts[:5], top_k=3)
     assert [[p["hs6"] for p in r["predictions"]] for r in a] == [[s.hs6 for s in r] for r in b]
+    assert hs_main([str(bundle_dir), "knitted cotton shirts", "--top-k", "2"]) == 0  # bacuda-hs BUNDLE
+    assert "HS6 suggestions" in capsys.readouterr().out

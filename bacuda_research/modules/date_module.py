@@ -67,9 +67,27 @@ class DATEModule(pl.LightningModule):
                 f"DATE training diverged: non-finite loss at epoch {self.current_epoch}, step {self.global_step} "
                 "(lower model.optimizer.lr or set model.grad_clip)")
         n = batch["illicit"].shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=n)
-        self.log_dict({"train/cls_loss": cls_loss, "train/rev_loss": rev_loss}, batch_size=n)
+        to_loggers, to_bar = self._log_this_step()
+        if to_loggers or to_bar:
+            self.log("train/loss", loss, prog_bar=True, batch_size=n)
+        if to_loggers:
+            self.log_dict({"train/cls_loss": cls_loss, "train/rev_loss": rev_loss}, batch_size=n)
         return loss
+
+    def _log_this_step(self) -> tuple[bool, bool]:
+        """(values reach the loggers at this step, a progress bar shows the loss).
+
+        Lightning writes step values to the loggers only every ``trainer.log_every_n_steps`` steps
+        (and when it stops), but each ``self.log`` call still costs ~1 ms of bookkeeping, about 7% of
+        a DATE step at batch 256 on CPU; so the losses are logged on the steps where they are
+        written (the same values as before), and the loss every step while a progress bar shows it.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return True, False
+        every = int(trainer.log_every_n_steps or 0)
+        to_loggers = bool(every) and ((self.global_step + 1) % every == 0 or trainer.should_stop)
+        return to_loggers, trainer.progress_bar_callback is not None
 
     def on_validation_epoch_start(self) -> None:
         self._eval_reset("val")

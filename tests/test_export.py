@@ -351,6 +351,36 @@ def test_hs_bundle_predicts_like_the_checkpoint(hs_run, tmp_path, capsys):
     assert "HS6 suggestions" in capsys.readouterr().out
 
 
+def test_hs_lexical_knn_only_bundle(hs_run, tmp_path):
+    """lexical.dim=0: no bag (the graph keeps two inputs), only the lexical kNN vote is mixed in."""
+    from bacuda_research.export import export_model
+    from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.hs.predict import HSPredictor
+    from bacuda_research.hs.tfidf import LexicalFeaturizer
+    from bacuda_research.hs.train import predict_texts
+
+    run_dir, _, _, nom = hs_run
+    base = torch.load(run_dir / "checkpoints" / "model.ckpt", map_location="cpu", weights_only=True)
+    module = HSLitModule(nom.to_dict(), base["hs"]["encoder_config"], base["hs"]["tokenizer"], max_length=32,
+                         head_hidden=16, lexical_bits=6, lexical_dim=0, lexical_k=2)
+    texts = [nom.describe(c) for c in nom.hs6]
+    f = LexicalFeaturizer(6).fit(texts)
+    module.set_lexical(f.idf, f.transform(texts), torch.arange(len(texts)))
+    module.mix = torch.tensor([0.5, 0.0, 0.5])
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+    module.on_save_checkpoint(ckpt)
+    torch.save(ckpt, tmp_path / "knn.ckpt")
+    manifest = export_model(tmp_path / "knn.ckpt", tmp_path / "bundle")
+    assert manifest["model"]["lexical"] == {"features": 128, "dim": 0, "index_rows": len(texts)}
+    bundle = HSPredictor.load(tmp_path / "bundle")
+    queries = texts + ["knitted cotton shirts", "welded steel tubes"]
+    parts = bundle.components(queries)
+    tied = parts["lexical_knn_tied"]
+    assert "lexical" not in bundle.inputs(queries[:1])[0] and (~tied).sum() > len(queries) // 2
+    want = predict_texts(HSLitModule.from_checkpoint_file(tmp_path / "knn.ckpt"), queries).numpy()
+    np.testing.assert_allclose(bundle.mixed(parts)[~tied], want[~tied], atol=1e-5)
+
+
 # -- torch not importable ----------------------------------------------------------------------
 BLOCKER = """
 import importlib.abc, sys

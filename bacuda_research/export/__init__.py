@@ -2,7 +2,8 @@
 
 - ``bundle``: atomic bundle writing, the manifest (sha256 per file), verification (torch-free);
 - ``date``: DATE -> ONNX (dynamic batch) + XGBoost JSON + feature JSON + safetensors;
-- ``hs``: HS classifier -> ONNX encoder+heads + ``tokenizer.json`` + label map + safetensors;
+- ``hs``: HS classifier -> ONNX encoder+heads + ``tokenizer.json`` + label map + safetensors (and, for
+  the lexical TF-IDF side, ``lexical.safetensors``: IDF, n-gram bag table, TF-IDF kNN index);
 - ``card``: the Markdown model card; ``common``: training record, versions, ONNX export call.
 
 Bundles are scored without torch by ``bacuda_research.score`` (``bacuda-score``).

@@ -1,8 +1,8 @@
 """Torch-free scoring of exported bundles (``bacuda-score``; ``pip install bacuda_research[score]``).
 
-Needs only NumPy, pandas, pyarrow, ONNX Runtime, XGBoost and tokenizers plus this package's own
-feature code (``data.schema``, ``data.features``, ``models.date_inputs``, ``models.xgb_stage``,
-``models.explain``, ``hs.text``, ``hs.tokenization``): nothing here imports torch, Lightning,
+Needs only NumPy, SciPy, pandas, pyarrow, ONNX Runtime, XGBoost and tokenizers plus this package's
+own feature code (``data.schema``, ``data.features``, ``models.date_inputs``, ``models.xgb_stage``,
+``models.explain``, ``hs.text``, ``hs.tokenization``, ``hs.tfidf``): nothing here imports torch, Lightning,
 Hydra or transformers, and a test runs it with ``import torch`` failing.
 
     from bacuda_research.score import load_bundle

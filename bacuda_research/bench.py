@@ -46,7 +46,7 @@ SUITE_DIR = Path(CONF_DIR) / "bench"
 # "the same config" (resume) and when a table checks that its runs belong to one experiment.
 # data.path is compared through the data's sha256 instead (the same file may live elsewhere).
 RESULT_NEUTRAL = (
-    "cache_dir", "resume", "logger", "predictions_file", "data.path",
+    "cache_dir", "resume", "logger", "predictions_file", "data.path", "malloc_keep_freed",
     "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
 )
 # ... and keys a model family never reads: the classic baselines (random, risky, XGBoost variants)

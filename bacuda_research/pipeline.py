@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.training import build_loggers, finalize_loggers, is_global_zero, log_metrics, log_params
 from bacuda_research.utils.report import build_report, write_report
-from bacuda_research.utils.runtime import seed_everything, set_threads
+from bacuda_research.utils.runtime import keep_freed_memory, seed_everything, set_threads
 
 log = logging.getLogger("bacuda_research")
 
@@ -40,6 +40,7 @@ def run(cfg: DictConfig, run_dir: str | Path, hydra_choices: dict[str, Any] | No
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     threads = set_threads(cfg.get("threads"))
+    keep_freed_memory(bool(cfg.get("malloc_keep_freed", True)))
     seed_everything(int(cfg.seed))
     loggers = build_loggers(cfg, run_dir)
     log_params(loggers, cfg)

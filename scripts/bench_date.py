@@ -42,13 +42,14 @@ def main() -> None:
     from bacuda_research.declarations import build_datamodule
     from bacuda_research.modules import date_module
     from bacuda_research.paths import shared_path
-    from bacuda_research.utils.runtime import set_threads, versions
+    from bacuda_research.utils.runtime import keep_freed_memory, set_threads, versions
 
     data = "date_synthetic" if shared_path("data/date-synthetic/surrogate-imports-declarations.csv").exists() else "synthetic"
     cfg = compose([f"experiment={args.experiment}", f"data={data}", f"trainer.max_epochs={args.epochs}",
                    "trainer.enable_progress_bar=false", "logger=csv", "predictions_file=null",
                    "model.explain_top_k=0", *args.overrides])
     threads = set_threads(args.threads)
+    keep_freed_memory(bool(cfg.get("malloc_keep_freed", True)))  # as bacuda-train does
     pl.seed_everything(0, verbose=False)
 
     t0 = time.perf_counter()

@@ -80,3 +80,17 @@ def test_optuna_search_space_and_slurm_launcher_configs():
     for key in sweeper.params:  # every searched key exists in the run config (a typo would be a new key)
         assert OmegaConf.select(cfg, key) is not None, key
     assert launcher._target_.endswith("SlurmLauncher") and launcher.tasks_per_node == 1
+
+
+def test_keep_freed_memory_is_result_neutral():
+    """The malloc switch sets glibc's thresholds on Linux, is off on request, and bench identity
+    ignores it (committed runs stay 'done' whatever its value)."""
+    import platform
+
+    from bacuda_research import bench
+    from bacuda_research.utils.runtime import keep_freed_memory
+
+    assert keep_freed_memory(False) is False
+    assert keep_freed_memory(True) is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+    a = {"malloc_keep_freed": True, "model": {"family": "date"}}
+    assert bench.config_identity(a) == bench.config_identity({"model": {"family": "date"}})

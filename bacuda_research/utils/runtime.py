@@ -49,6 +49,29 @@ def set_threads(threads: int | None) -> int:
     return n
 
 
+def keep_freed_memory(enabled: bool = True) -> bool:
+    """Let glibc's malloc keep freed blocks for reuse instead of handing them back to the kernel.
+
+    A training step allocates and frees the same few-MB activations every time; with glibc's
+    defaults part of them goes back to the kernel and comes back as fresh zeroed pages (about 900
+    page faults per DATE step at batch 256). Raising the mmap and trim thresholds (``mallopt``)
+    keeps them in the process: fewer faults, the same numbers (allocation never changes values),
+    at the price of a resident size that stays at its peak. Linux with glibc only; returns
+    whether the thresholds were set (config key ``malloc_keep_freed``).
+    """
+    if not enabled or platform.system() != "Linux":
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 256 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
+
+
 def versions() -> dict[str, str]:
     """Installed versions of the libraries that decide a run's numbers."""
     out: dict[str, str] = {"python": platform.python_version()}

@@ -274,9 +274,15 @@ def execute(run: PlannedRun) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------- checking
 def metric_differences(recorded: Mapping[str, Any], rerun: Mapping[str, Any]) -> list[str]:
-    """Every metric whose value is not exactly the same (NaN equals NaN; missing keys count)."""
+    """Every metric whose value is not exactly the same (NaN equals NaN; missing keys count).
+
+    Wall-clock entries (``time/...``, e.g. the HS runs' ``time/fit_s``) are measurements of the
+    machine, not results, and are not compared.
+    """
     out = []
     for k in sorted(set(recorded) | set(rerun)):
+        if str(k).startswith("time/"):
+            continue
         a, b = recorded.get(k, "missing"), rerun.get(k, "missing")
         same = a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
         if not same:

@@ -164,3 +164,8 @@ def test_identity_ignores_only_what_cannot_change_numbers():
     # the classic baselines never read the Lightning trainer or batch settings
     assert bench.config_identity({**base, "model": {"family": "classic"}}) == {
         "seed": 1, "data": {}, "model": {"family": "classic"}}
+
+
+def test_check_ignores_wall_clock_entries():
+    assert bench.metric_differences({"test/auc": 0.7, "time/fit_s": 2296.0}, {"test/auc": 0.7, "time/fit_s": 659.2}) == []
+    assert bench.metric_differences({"test/auc": 0.7}, {"test/auc": 0.71}) != []

@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""One DATE training step, stand-alone (no Lightning): time and page faults per step.
+
+For the step-level changes that keep results bitwise identical: the self-attention's lean CPU
+backward (``LeafSelfAttention.fused_cpu_backward``) and glibc keeping freed memory
+(``malloc_keep_freed``). Batch 256, 100 leaves per declaration, dim 16, 4 heads, Ranger with
+gradient clipping, random inputs (speed does not depend on their values).
+
+    python scripts/bench_date_step.py                 # as bacuda-train trains
+    python scripts/bench_date_step.py --autograd      # autograd's backward for the self-attention
+    python scripts/bench_date_step.py --no-malloc     # the C library's malloc defaults
+
+Run each variant in its own process (the malloc setting cannot be undone in a process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--autograd", action="store_true", help="autograd's self-attention backward")
+    ap.add_argument("--no-malloc", action="store_true", help="leave glibc's malloc thresholds alone")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    from bacuda_research.utils.runtime import keep_freed_memory, set_threads
+
+    malloc = keep_freed_memory(not args.no_malloc)
+    set_threads(args.threads)
+    import torch
+    import torch.nn.functional as F
+    from pytorch_optimizer import Ranger
+
+    from bacuda_research.models.date import DATE, LeafSelfAttention
+
+    LeafSelfAttention.fused_cpu_backward = not args.autograd
+    torch.manual_seed(0)
+    b, t, n_leaves = 256, 100, 1500
+    net = DATE(n_leaves=n_leaves, n_trees=t, n_importers=800, n_items=300)
+    opt = Ranger(net.parameters(), lr=0.005, weight_decay=0.01)
+    batches = [(torch.randint(1, n_leaves, (b, t)).int(), torch.randint(0, 800, (b,)), torch.randint(0, 300, (b,)),
+                (torch.rand(b) < 0.1).float(), torch.rand(b) * 0.3) for _ in range(10)]
+
+    def step(batch) -> None:
+        leaves, imp, itm, y, r = batch
+        logit, rev, _ = net(leaves, imp, itm)
+        loss = F.binary_cross_entropy_with_logits(logit, y) + 10 * F.mse_loss(F.relu(rev), r)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+
+    for i in range(10):  # warm-up
+        step(batches[i % 10])
+    ms, faults = [], []
+    for _ in range(args.repeat):
+        f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
+        for i in range(args.steps):
+            step(batches[i % 10])
+        ms.append((time.perf_counter() - t0) / args.steps * 1e3)
+        faults.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / args.steps)
+    print(json.dumps({"self_attention_backward": "autograd" if args.autograd else "lean",
+                      "malloc_keep_freed": malloc, "threads": args.threads, "steps": args.steps,
+                      "ms_per_step": [round(x, 2) for x in ms], "median_ms_per_step": round(statistics.median(ms), 2),
+                      "page_faults_per_step": round(statistics.median(faults), 1)}))
+
+
+if __name__ == "__main__":
+    main()

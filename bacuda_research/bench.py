@@ -49,6 +49,11 @@ RESULT_NEUTRAL = (
     "cache_dir", "resume", "logger", "predictions_file", "data.path", "malloc_keep_freed",
     "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
 )
+# ... options that are off: (key, value meaning off, keys dropped then). Runs recorded before the
+# option existed have none of these keys, and with the option off the numbers are the same.
+OFF_OPTIONS = (
+    ("model.revenue_ranking", "head", ("model.revenue_ranking", "model.revenue_given_illicit")),
+)
 # ... and keys a model family never reads: the classic baselines (random, risky, XGBoost variants)
 # train no network, so the Lightning trainer and the batch settings cannot change their numbers.
 UNUSED_BY_FAMILY = {"classic": ("trainer", "data.batch_size", "data.num_workers")}
@@ -164,10 +169,22 @@ def config_identity(config: Mapping[str, Any], *, ignore_seed: bool = False,
     """The part of a resolved config that decides a run's numbers (a deep copy)."""
     ident = json.loads(json.dumps(config, default=str))
     family = (ident.get("model") or {}).get("family", "classic")
+    for key, off, keys in OFF_OPTIONS:
+        if _get(ident, key, off) == off:
+            for k in keys:
+                _drop(ident, k)
     for key in (*RESULT_NEUTRAL, *UNUSED_BY_FAMILY.get(family, ()), *(("seed",) if ignore_seed else ()),
                 *extra_ignored):
         _drop(ident, key)
     return ident
+
+
+def _get(d: Any, dotted: str, default: Any) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return default
+        d = d[part]
+    return d
 
 
 def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:

@@ -169,3 +169,12 @@ def test_identity_ignores_only_what_cannot_change_numbers():
 def test_check_ignores_wall_clock_entries():
     assert bench.metric_differences({"test/auc": 0.7, "time/fit_s": 2296.0}, {"test/auc": 0.7, "time/fit_s": 659.2}) == []
     assert bench.metric_differences({"test/auc": 0.7}, {"test/auc": 0.71}) != []
+
+
+def test_identity_drops_options_that_are_off():
+    old = {"model": {"family": "date", "alpha": 10.0}}
+    off = {"model": {"family": "date", "alpha": 10.0, "revenue_ranking": "head",
+                     "revenue_given_illicit": {"n_estimators": 300}}}
+    on = {"model": {**off["model"], "revenue_ranking": "expected"}}
+    assert bench.config_identity(off) == bench.config_identity(old)
+    assert bench.config_identity(on) != bench.config_identity(old)

@@ -282,3 +282,38 @@ def test_hurdle_revenue_head_is_probability_times_conditional_revenue():
     assert net.rev_head.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="revenue_head"):
         DATE(n_leaves=4, n_trees=1, n_importers=2, n_items=2, dim=8, heads=2, revenue_head="sum")
+
+
+def test_expected_revenue_ranking(date_run, tmp_path):
+    """model.revenue_ranking=expected: same network and DATE_CLS metrics as the head ranking;
+    DATE_REV ranks by P(illicit) x E[revenue | illicit], reported, written and reproduced by the
+    checkpoint; the exporter refuses it (not in the runtime yet)."""
+    from bacuda_research.config import compose
+    from bacuda_research.export import export_model
+    from bacuda_research.metrics.selection import top_percent_metrics
+    from bacuda_research.models.date_predictor import DATEPredictor
+
+    _, head = date_run
+    report = run(compose(["logger=csv", *TINY, "model.revenue_ranking=expected",
+                          "model.revenue_given_illicit.n_estimators=20"]), tmp_path)
+    cls_keys = [k for k in head["metrics"] if k.startswith("test/") and not k.startswith("test/rev/")]
+    assert cls_keys and all(report["metrics"][k] == head["metrics"][k] for k in cls_keys)
+    assert any(report["metrics"][k] != head["metrics"][k] for k in report["metrics"] if k.startswith("test/rev/revenue"))
+
+    predictor = DATEPredictor.from_checkpoint(tmp_path)
+    assert predictor.revenue_given_illicit is not None
+    preds = pd.read_csv(tmp_path / "predictions.csv")
+    test = preds[preds.split == "test"].set_index("sgd.id")
+    raw = pd.read_csv(report["data"]["path"])
+    frame = predictor_frame(predictor, raw[raw["sgd.id"].isin(test.index)])
+    out = predictor.predict(frame)
+    assert (out["revenue"] >= 0).all() and np.array_equal(out["revenue"], out["rev_score"])
+    assert not np.array_equal(out["rev_head"], out["rev_score"])  # the network's head is still there
+    got = pd.Series(out["rev_score"], index=frame["sgd.id"]).loc[test.index]
+    np.testing.assert_allclose(got.to_numpy(), test["predicted_revenue"].to_numpy(), rtol=1e-5, atol=1e-6)
+    y = frame.set_index("sgd.id").loc[test.index]
+    m = top_percent_metrics(got.to_numpy(), y["illicit"].to_numpy(), y["revenue"].to_numpy(), (1, 2, 5, 10))
+    for k in (1, 2, 5, 10):
+        assert m[f"revenue@{k}"] == pytest.approx(report["metrics"][f"test/rev/revenue@{k}"], abs=1e-9)
+    with pytest.raises(ValueError, match="revenue_ranking=expected"):
+        export_model(tmp_path, tmp_path / "bundle")

@@ -72,6 +72,10 @@ def export_date(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, o
 
     ckpt = resolve_checkpoint(ckpt)
     predictor = DATEPredictor.from_checkpoint(ckpt)
+    if predictor.revenue_given_illicit is not None:
+        raise ValueError(f"{ckpt}: DATE trained with model.revenue_ranking=expected cannot be exported yet "
+                         "(the scoring runtime has no E[revenue | illicit] booster); retrain with "
+                         "model.revenue_ranking=head or score with the checkpoint (DATEPredictor)")
     net_cfg = dict(torch.load(ckpt, map_location="cpu", weights_only=True)["hyper_parameters"]["net"])
     net = predictor.net.eval()
     feats = predictor.features.to_dict()

@@ -27,9 +27,10 @@ def dense_inputs(X: np.ndarray, scaler: Mapping[str, list[float]]) -> np.ndarray
 
 
 def model_inputs(df: pd.DataFrame, features: Any, stage: Any, encoder: Any,
-                 scaler: Mapping[str, list[float]] | None) -> dict[str, np.ndarray]:
+                 scaler: Mapping[str, list[float]] | None, matrix: bool = False) -> dict[str, np.ndarray]:
     """``leaves`` (N, T) int64, ``importer``/``item`` (N,) int64 and, with a dense branch,
-    ``dense`` (N, F) float32 for canonical declarations (see ``data.schema.load_declarations``).
+    ``dense`` (N, F) float32 for canonical declarations (see ``data.schema.load_declarations``);
+    with ``matrix`` also ``X``, the tree stage's feature matrix.
 
     ``features`` is a fitted ``DeclarationFeatures``, ``stage`` a ``TreeStage`` and ``encoder`` a
     ``LeafEncoder``; leaves never reached in training map to index 0.
@@ -43,4 +44,12 @@ def model_inputs(df: pd.DataFrame, features: Any, stage: Any, encoder: Any,
     }
     if scaler:
         out["dense"] = dense_inputs(X, scaler)
+    if matrix:
+        out["X"] = X
     return out
+
+
+def expected_revenue(prob: np.ndarray, given_illicit: np.ndarray) -> np.ndarray:
+    """Expected recoverable revenue, P(illicit) x E[revenue | illicit] (negative predictions of the
+    conditional regressor count as 0): what ``model.revenue_ranking=expected`` ranks DATE_REV by."""
+    return np.asarray(prob, dtype=np.float64) * np.maximum(np.asarray(given_illicit, dtype=np.float64), 0.0)

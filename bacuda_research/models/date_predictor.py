@@ -32,9 +32,17 @@ FORMAT = "bacuda-date/1"
 
 def checkpoint_artifacts(features: DeclarationFeatures, stage: xgb_stage.TreeStage, encoder: xgb_stage.LeafEncoder,
                          revenue_scale: float, dense_scaler: Mapping | None, schema: Mapping[str, Any],
-                         percents: tuple) -> dict[str, Any]:
-    """Everything besides the weights that scoring a raw file needs (all weights_only-loadable)."""
-    return {
+                         percents: tuple, revenue_given_illicit: Any = None) -> dict[str, Any]:
+    """Everything besides the weights that scoring a raw file needs (all weights_only-loadable).
+
+    ``revenue_given_illicit``: the booster of ``model.revenue_ranking=expected`` (E[revenue | illicit]),
+    stored only when that ranking is on.
+    """
+    extra = {}
+    if revenue_given_illicit is not None:
+        raw = xgb_stage.TreeStage([revenue_given_illicit], list(features.columns)).to_raw()[0]
+        extra["revenue_given_illicit_ubj"] = torch.frombuffer(bytearray(raw), dtype=torch.uint8).clone()
+    return {**extra,
         "format": FORMAT,
         "features": json.dumps(features.to_dict()),
         "feature_columns": list(features.columns),
@@ -70,6 +78,8 @@ class DATEPredictor:
         self.revenue_scale, self.dense_scaler, self.schema = revenue_scale, dense_scaler, schema
         self.feature_columns, self.percents = feature_columns, percents
         self._rules: dict[int, dict] | None = None
+        #: the ``model.revenue_ranking=expected`` booster (E[revenue | illicit]); None = rank by the head
+        self.revenue_given_illicit: Any = None
 
     @classmethod
     def from_checkpoint(cls, model: str | Path, map_location: str = "cpu") -> "DATEPredictor":
@@ -83,7 +93,7 @@ class DATEPredictor:
         stage = xgb_stage.TreeStage.from_raw([t.numpy().tobytes() for t in art["boosters_ubj"]],
                                              list(art["feature_columns"]))
         schema = json.loads(art["schema"])
-        return cls(
+        predictor = cls(
             net=net, features=DeclarationFeatures.from_dict(json.loads(art["features"])), stage=stage,
             encoder=xgb_stage.LeafEncoder(art["leaf_table"].numpy().astype(np.int32)),
             revenue_scale=float(art["revenue_scale"]),
@@ -92,13 +102,18 @@ class DATEPredictor:
                                  tariff_digits=int(schema.get("tariff_digits", 10)), require_labels=False),
             feature_columns=list(art["feature_columns"]), percents=tuple(art.get("percents", (1, 2, 5, 10))),
         )
+        if "revenue_given_illicit_ubj" in art:
+            predictor.revenue_given_illicit = xgb_stage.TreeStage.from_raw(
+                [art["revenue_given_illicit_ubj"].numpy().tobytes()], list(art["feature_columns"])).boosters[0]
+        return predictor
 
     # -- scoring ---------------------------------------------------------------------------
     def inputs(self, df: pd.DataFrame) -> dict[str, torch.Tensor]:
         """Model inputs for validated, canonical declarations (see ``load_declarations``)."""
         from bacuda_research.models.date_inputs import model_inputs
 
-        x = model_inputs(df, self.features, self.stage, self.encoder, self.dense_scaler)
+        x = model_inputs(df, self.features, self.stage, self.encoder, self.dense_scaler,
+                         matrix=self.revenue_given_illicit is not None)
         # pandas copy-on-write hands out read-only views (the importer/item indices when every code
         # is known): torch.from_numpy warns on those, so only they are copied (8 bytes a row)
         return {k: torch.from_numpy(np.require(v, requirements="W")) for k, v in x.items()}
@@ -106,8 +121,14 @@ class DATEPredictor:
     @torch.no_grad()
     def predict(self, df: pd.DataFrame, batch_size: int = 4096) -> dict[str, np.ndarray]:
         """Illicit probability and logit (rank by the logit: no float saturation ties), predicted
-        revenue, revenue score and leaf weights per row."""
+        revenue, revenue score (what DATE_REV ranks by) and leaf weights per row.
+
+        With ``model.revenue_ranking=expected`` the revenue score and the predicted revenue are the
+        expected recoverable revenue, P(illicit) x E[revenue | illicit]; ``rev_head`` is always the
+        network's revenue output.
+        """
         x = self.inputs(df)
+        X = x.pop("X", None)
         logits, revs, weights = [], [], []
         for start in range(0, len(df), batch_size):
             sl = {k: v[start:start + batch_size] for k, v in x.items()}
@@ -115,11 +136,18 @@ class DATEPredictor:
             logits.append(logit.double())
             revs.append(rev.double())
             weights.append(w.float())
-        rev_score = torch.cat(revs).numpy()
+        rev_head = torch.cat(revs).numpy()
         logit = torch.cat(logits)
-        return {"prob": torch.sigmoid(logit).numpy(), "logit": logit.numpy(), "rev_score": rev_score,
-                "revenue": np.expm1(np.maximum(rev_score, 0.0) * self.revenue_scale),
-                "weights": torch.cat(weights).numpy(), "leaves": x["leaves"].numpy()}
+        prob = torch.sigmoid(logit).numpy()
+        if self.revenue_given_illicit is None:
+            rev_score, revenue = rev_head, np.expm1(np.maximum(rev_head, 0.0) * self.revenue_scale)
+        else:
+            from bacuda_research.models.date_inputs import expected_revenue
+
+            given = xgb_stage.predict(self.revenue_given_illicit, X.numpy(), self.feature_columns)
+            rev_score = revenue = expected_revenue(prob, given)
+        return {"prob": prob, "logit": logit.numpy(), "rev_score": rev_score, "rev_head": rev_head,
+                "revenue": revenue, "weights": torch.cat(weights).numpy(), "leaves": x["leaves"].numpy()}
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
         """Ranked scores: sgd.id, illicit_probability, predicted_revenue, rank, revenue_rank."""

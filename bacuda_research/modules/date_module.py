@@ -188,7 +188,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from bacuda_research.declarations import evaluate_scores, prediction_frame
-    from bacuda_research.models import xgb_stage
+    from bacuda_research.models import date_inputs, xgb_stage
     from bacuda_research.models.date_predictor import checkpoint_artifacts
     from bacuda_research.models.explain import global_leaf_rules
     from bacuda_research.training import build_trainer, compile_network, loader_settings
@@ -202,6 +202,16 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
         boosters.append(xgb_stage.fit_booster(train.X, np.log1p(train.revenue), rparams, rrounds,
                                               dm.features.columns, cfg.cache_dir))
     stage = xgb_stage.TreeStage(boosters, dm.features.columns)
+    ranking = mcfg.get("revenue_ranking", "head")
+    if ranking not in ("head", "expected"):
+        raise ValueError(f"model.revenue_ranking={ranking!r}: expected head or expected")
+    given_illicit = None
+    if ranking == "expected":  # E[revenue | illicit] in currency units, fitted on the illicit training rows
+        gparams, grounds = xgb_stage.xgb_params(mcfg["revenue_given_illicit"], "reg:squarederror", int(cfg.seed),
+                                                cfg.get("threads"))
+        pos = train.illicit == 1
+        given_illicit = xgb_stage.fit_booster(train.X[pos], train.revenue[pos].astype(np.float64), gparams, grounds,
+                                              dm.features.columns, cfg.cache_dir)
     node_ids = {s: stage.leaves(dm.splits[s].X) for s in dm.splits}
     encoder = xgb_stage.LeafEncoder().fit(node_ids["train"])
     revenue_scale = float(np.log1p(train.revenue).max()) or 1.0
@@ -223,7 +233,8 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
               "tariff_digits": int(cfg.data.tariff_digits)}
     if mcfg.get("tree_init"):
         module.net.init_from_trees(*tree_init_values(stage, encoder, train.X, revenue_scale))
-    module.artifacts = checkpoint_artifacts(dm.features, stage, encoder, revenue_scale, scaler, schema, percents)
+    module.artifacts = checkpoint_artifacts(dm.features, stage, encoder, revenue_scale, scaler, schema, percents,
+                                            revenue_given_illicit=given_illicit)
     ckpt_dir = Path(run_dir) / "checkpoints"
     best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/f1@mean", mode="max",
                               save_top_k=1, save_last=True, save_weights_only=False)
@@ -238,13 +249,17 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     best_epoch = int(best["epoch"])
     outputs = {s: predict_split(module, dm.tensors[s], int(cfg.data.batch_size)) for s in ("valid", "test")}
     splits = dm.splits
+    if given_illicit is not None:  # DATE_REV by expected revenue: P(illicit) x E[revenue | illicit]
+        for s, o in outputs.items():
+            o["rev"] = date_inputs.expected_revenue(o["prob"], xgb_stage.predict(given_illicit, splits[s].X, dm.features.columns))
     # rank by logit (the probability's order without saturation ties); threshold F1 on probabilities
     metrics = evaluate_scores({s: o["logit"] for s, o in outputs.items()}, splits, percents,
                               probs={s: o["prob"] for s, o in outputs.items()})
     rev_metrics = evaluate_scores({s: o["rev"] for s, o in outputs.items()}, splits, percents, prefix="rev/")
     metrics.update({k: v for k, v in rev_metrics.items() if not k.endswith(("threshold",))})
     preds = [prediction_frame(s, splits[s], outputs[s]["prob"],
-                              np.expm1(np.maximum(outputs[s]["rev"], 0.0) * revenue_scale), rank_by=outputs[s]["logit"])
+                              outputs[s]["rev"] if given_illicit is not None
+                              else np.expm1(np.maximum(outputs[s]["rev"], 0.0) * revenue_scale), rank_by=outputs[s]["logit"])
              for s in ("valid", "test")]
     explanations = None
     top_k = int(mcfg.get("explain_top_k", 0) or 0)

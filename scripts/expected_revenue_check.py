@@ -8,7 +8,8 @@ does the `xgb_revenue` baseline. This script takes trained DATE runs (folders wi
 checkpoints/best.ckpt, e.g. from `scripts/generalization.sh`) and, on their VALIDATION split only,
 compares Revenue@1/2/5/10% of these rankings:
 
-- `date_rev`: the run's own revenue head (what `val/rev/revenue@n` reports);
+- `revenue head`: the run's revenue head (the paper's DATE_REV; `model.revenue_ranking=head`);
+- `run's DATE_REV`: for runs with `model.revenue_ranking=expected`, what the run ranks DATE_REV by;
 - `xgb_revenue`: an XGBoost regressor on log1p(revenue) over all training rows (the baseline's
   settings: 300 trees, depth 6, learning rate 0.05);
 - `p x cond_raw`: DATE's illicit probability x an XGBoost regressor of revenue (currency units)
@@ -17,7 +18,7 @@ compares Revenue@1/2/5/10% of these rankings:
 - `p x expm1(network)`: for runs with `model.net.revenue_head=hurdle`, DATE's probability x the
   network's own conditional revenue (no extra booster).
 
-    python scripts/expected_revenue_check.py experiments/generalization/gen1{1,2,3,4}/date \\
+    python scripts/expected_revenue_check.py experiments/generalization/gen1{1,2,3,4}/date_head \\
         --out experiments/generalization/expected_revenue_valid
 
 Nothing here looks at the test split.
@@ -66,10 +67,12 @@ def main() -> None:
         log_all = xgb.XGBRegressor(**params).fit(train.X, np.log1p(train.revenue)).predict(valid.X)
         cond_raw = xgb.XGBRegressor(**params).fit(train.X[illicit], train.revenue[illicit]).predict(valid.X)
         cond_log = xgb.XGBRegressor(**params).fit(train.X[illicit], np.log1p(train.revenue[illicit])).predict(valid.X)
-        rankings = {"date_rev": out["rev_score"], "xgb_revenue": log_all, "p x cond_raw": p * cond_raw,
+        rankings = {"revenue head": out["rev_head"], "xgb_revenue": log_all, "p x cond_raw": p * cond_raw,
                     "p x expm1(cond_log)": p * np.expm1(cond_log)}
+        if cfg.model.get("revenue_ranking", "head") == "expected":
+            rankings["run's DATE_REV"] = out["rev_score"]
         if cfg.model.net.get("revenue_head") == "hurdle":
-            network_cond = out["rev_score"] / np.maximum(p, 1e-12)
+            network_cond = out["rev_head"] / np.maximum(p, 1e-12)
             scale = DATEPredictor.from_checkpoint(run / "checkpoints" / "best.ckpt").revenue_scale
             rankings["p x expm1(network)"] = p * np.expm1(network_cond * scale)
         for name, score in rankings.items():

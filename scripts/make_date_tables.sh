@@ -12,7 +12,7 @@ d=experiments/date_synthetic
 if [ -d $d/date ]; then
   $mt $d/date --group experiment model.name features.risk_flags \
     --experiments date_synthetic date_synthetic_oof date_synthetic_paper --out $d/date_table \
-    --title "DATE on the shared DATE-schema file (DATE reference split; date_rev = the same checkpoint ranked by the revenue head)" \
+    --title "DATE on the shared DATE-schema file (DATE reference split; date_rev = the same checkpoint, DATE_REV ranking: expected revenue for date_synthetic and date_synthetic_oof, the revenue head for date_synthetic_paper)" \
     --plot --plot-facet features.risk_flags
 fi
 if [ -d $d/baselines ]; then
@@ -30,12 +30,12 @@ if [ -n "$(ls -d $d/date/date_synthetic_no_* 2>/dev/null)" ]; then
     --experiments date_synthetic date_synthetic_no_self_attention date_synthetic_no_attention_network \
     date_synthetic_no_fusion date_synthetic_no_revenue --out $d/ablations_table \
     --metrics test/precision@1 test/precision@2 test/precision@5 test/precision@10 test/revenue@1 test/revenue@2 test/revenue@5 test/revenue@10 test/auc \
-    --title "DATE ablations (reference risk flags)"
+    --title "DATE ablations (reference risk flags; date_rev = DATE_REV ranked by expected revenue)"
 fi
 if [ -d experiments/generalization ]; then
-  $mt experiments/generalization --group data.path model.name --out experiments/generalization/table \
+  $mt experiments/generalization --group data.path model.name model.revenue_ranking --out experiments/generalization/table \
     --metrics test/precision@1 test/precision@5 test/revenue@1 test/revenue@2 test/revenue@5 test/revenue@10 test/auc \
-    --title "Other data: our generator at data seeds 11-13 (100k rows each), experiment=date_synthetic data.path=... (reference flags)"
+    --title "Other data: our generator at data seeds 11-14 (100k rows each), experiment=date_synthetic data.path=... (reference flags; revenue_ranking head = the paper's DATE_REV)"
 fi
 # HS: accuracy@1 by HS level. Single-seed runs (experiments/hs/README.md) and the 3-seed runs
 # experiments/hs/runs/<name>_s<seed> (bacuda-bench hs) are tabled separately.

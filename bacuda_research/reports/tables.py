@@ -85,7 +85,7 @@ def to_markdown(agg: pd.DataFrame, metrics: Sequence[str], group: Sequence[str],
     head = [*group, *(m.replace("test/", "") for m in present), "runs"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in agg.iterrows():
-        cells = [str(r[g]) for g in group]
+        cells = ["-" if r[g] is None or (isinstance(r[g], float) and pd.isna(r[g])) else str(r[g]) for g in group]
         for m in present:
             mu, sd = r[f"{m} mean"], r[f"{m} std"]
             cells.append("" if pd.isna(mu) else (f"{mu:.{digits}f} ± {sd:.{digits}f}" if r["runs"] > 1 else f"{mu:.{digits}f}"))

@@ -84,7 +84,11 @@ def versions() -> dict[str, str]:
 
 
 def git_sha() -> str | None:
-    """The repository's HEAD commit, with ``-dirty`` when the tree has uncommitted changes."""
+    """The repository's HEAD commit, with ``-dirty`` when the tree has uncommitted changes.
+
+    Changes under ``experiments/`` (run folders and reports, which regenerating the committed
+    results rewrites while it runs) do not count: they cannot change what the code computes.
+    """
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
@@ -92,7 +96,7 @@ def git_sha() -> str | None:
         if not sha:
             return None
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)experiments"], cwd=REPO_ROOT,
             capture_output=True, text=True, timeout=10,
         ).stdout.strip()
         return sha + ("-dirty" if dirty else "")

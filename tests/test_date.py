@@ -287,7 +287,7 @@ def test_hurdle_revenue_head_is_probability_times_conditional_revenue():
 def test_expected_revenue_ranking(date_run, tmp_path):
     """model.revenue_ranking=expected: same network and DATE_CLS metrics as the head ranking;
     DATE_REV ranks by P(illicit) x E[revenue | illicit], reported, written and reproduced by the
-    checkpoint; the exporter refuses it (not in the runtime yet)."""
+    checkpoint and by its exported bundle."""
     from bacuda_research.config import compose
     from bacuda_research.export import export_model
     from bacuda_research.metrics.selection import top_percent_metrics
@@ -315,5 +315,10 @@ def test_expected_revenue_ranking(date_run, tmp_path):
     m = top_percent_metrics(got.to_numpy(), y["illicit"].to_numpy(), y["revenue"].to_numpy(), (1, 2, 5, 10))
     for k in (1, 2, 5, 10):
         assert m[f"revenue@{k}"] == pytest.approx(report["metrics"][f"test/rev/revenue@{k}"], abs=1e-9)
-    with pytest.raises(ValueError, match="revenue_ranking=expected"):
-        export_model(tmp_path, tmp_path / "bundle")
+    # the bundle (torch-free runtime) carries the conditional booster and ranks the same way
+    from bacuda_research.score import load_bundle
+
+    export_model(tmp_path, tmp_path / "bundle")
+    bout = load_bundle(tmp_path / "bundle").predict(frame)
+    np.testing.assert_allclose(bout["rev_score"], out["rev_score"], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(bout["revenue"], out["revenue"], rtol=1e-5, atol=1e-9)

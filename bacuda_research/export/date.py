@@ -72,10 +72,6 @@ def export_date(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, o
 
     ckpt = resolve_checkpoint(ckpt)
     predictor = DATEPredictor.from_checkpoint(ckpt)
-    if predictor.revenue_given_illicit is not None:
-        raise ValueError(f"{ckpt}: DATE trained with model.revenue_ranking=expected cannot be exported yet "
-                         "(the scoring runtime has no E[revenue | illicit] booster); retrain with "
-                         "model.revenue_ranking=head or score with the checkpoint (DATEPredictor)")
     net_cfg = dict(torch.load(ckpt, map_location="cpu", weights_only=True)["hyper_parameters"]["net"])
     net = predictor.net.eval()
     feats = predictor.features.to_dict()
@@ -93,6 +89,9 @@ def export_date(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, o
         # the tree stage and everything the features need
         for i, b in enumerate(predictor.stage.boosters):
             (tmp / S.booster_file(i)).write_bytes(bytes(b.save_raw("json")))
+        expected = predictor.revenue_given_illicit is not None
+        if expected:  # model.revenue_ranking=expected: E[revenue | illicit], currency units
+            (tmp / S.REVENUE_GIVEN_ILLICIT).write_bytes(bytes(predictor.revenue_given_illicit.save_raw("json")))
         B.write_json_file(tmp, S.FEATURES, {
             **{k: v for k, v in feats.items() if k not in ("importer_vocab", "item_vocab")},
             "feature_columns": list(predictor.feature_columns)})
@@ -105,9 +104,12 @@ def export_date(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, o
             "revenue_scale": float(predictor.revenue_scale), "dense_scaler": predictor.dense_scaler,
             "percents": list(predictor.percents), "n_boosters": len(predictor.stage.boosters), "net": net_cfg,
             "onnx": {"inputs": names, "outputs": list(S.OUTPUTS), "opset": opset_used},
+            "revenue_ranking": "expected" if expected else "head",
             "outputs": {"illicit_probability": "sigmoid(logit)",
-                        "predicted_revenue": "expm1(max(revenue_score, 0) * revenue_scale)",
-                        "rank": "1 = highest logit", "revenue_rank": "1 = highest revenue_score"}})
+                        "predicted_revenue": (f"sigmoid(logit) * max({S.REVENUE_GIVEN_ILLICIT} prediction, 0)"
+                                              if expected else "expm1(max(revenue_score, 0) * revenue_scale)"),
+                        "rank": "1 = highest logit",
+                        "revenue_rank": "1 = highest predicted_revenue" if expected else "1 = highest revenue_score"}})
         rules = global_leaf_rules(predictor.stage, predictor.encoder.table, predictor.features.flag_columns)
         B.write_json_file(tmp, S.LEAF_RULES, {str(k): v for k, v in sorted(rules.items())})
         # parity: ONNX Runtime on the written file vs PyTorch, random inputs with unseen indices

@@ -32,6 +32,8 @@ FEATURES = "features.json"
 VOCABULARIES = "vocabularies.json"
 SCORING = "scoring.json"
 LEAF_RULES = "leaf_rules.json"
+#: the booster of ``model.revenue_ranking=expected`` (E[revenue | illicit], currency units)
+REVENUE_GIVEN_ILLICIT = "revenue_given_illicit.json"
 INPUTS = ("leaves", "importer", "item", "dense")
 OUTPUTS = ("logit", "revenue_score", "leaf_weights")
 SCORE_COLUMNS = ("sgd.id", "illicit_probability", "predicted_revenue", "rank", "revenue_rank")
@@ -66,6 +68,8 @@ class DATEBundle:
         self.schema = SchemaOptions(columns=s.get("columns"), date_format=s.get("date_format"),
                                     tariff_digits=int(s.get("tariff_digits", 10)), require_labels=False)
         self.input_names = [i.name for i in session.get_inputs()]
+        #: set by ``from_verified`` for ``revenue_ranking: expected`` bundles
+        self.revenue_given_illicit: Any = None
 
     @classmethod
     def load(cls, folder: str | os.PathLike, threads: int | None = None) -> "DATEBundle":
@@ -97,14 +101,24 @@ class DATEBundle:
         encoder = xgb_stage.LeafEncoder(np.asarray(vocab["leaf_table"], dtype=np.int32))
         rules = {int(k): v for k, v in read_json(folder, manifest, LEAF_RULES).items()}
         sess = session(read_bytes(folder, manifest, MODEL), threads)
-        return cls(folder, manifest, sess, features, stage, encoder, scoring, rules)
+        bundle = cls(folder, manifest, sess, features, stage, encoder, scoring, rules)
+        ranking = scoring.get("revenue_ranking", "head")
+        if ranking == "expected":
+            given = xgb_stage.TreeStage.from_raw([read_bytes(folder, manifest, REVENUE_GIVEN_ILLICIT)], columns).boosters[0]
+            if threads:
+                given.set_param({"nthread": int(threads)})
+            bundle.revenue_given_illicit = given
+        elif ranking != "head":
+            raise ValueError(f"{folder}/{SCORING}: revenue_ranking {ranking!r} is unknown to this version")
+        return bundle
 
     # -- scoring ---------------------------------------------------------------------------
     def inputs(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
         """Network inputs for validated, canonical declarations (the training code path)."""
         from bacuda_research.models.date_inputs import model_inputs
 
-        return model_inputs(df, self.features, self.stage, self.encoder, self.dense_scaler)
+        return model_inputs(df, self.features, self.stage, self.encoder, self.dense_scaler,
+                            matrix=self.revenue_given_illicit is not None)
 
     def run(self, x: dict[str, np.ndarray], batch_size: int = 1024) -> tuple[np.ndarray, ...]:
         """The ONNX network on prepared inputs, ``batch_size`` rows at a time: logit, revenue score, weights."""
@@ -125,10 +139,19 @@ class DATEBundle:
     def predict(self, df: pd.DataFrame, batch_size: int = 1024) -> dict[str, np.ndarray]:
         """Same keys as ``DATEPredictor.predict``: prob, logit, rev_score, revenue, weights, leaves."""
         x = self.inputs(df)
-        logit, rev_score, weights = self.run(x, batch_size)
-        return {"prob": sigmoid(logit), "logit": logit, "rev_score": rev_score,
-                "revenue": np.expm1(np.maximum(rev_score, 0.0) * self.revenue_scale),
-                "weights": weights, "leaves": x["leaves"]}
+        X = x.pop("X", None)
+        logit, rev_head, weights = self.run(x, batch_size)
+        prob = sigmoid(logit)
+        if self.revenue_given_illicit is None:
+            rev_score, revenue = rev_head, np.expm1(np.maximum(rev_head, 0.0) * self.revenue_scale)
+        else:
+            from bacuda_research.models import xgb_stage
+            from bacuda_research.models.date_inputs import expected_revenue
+
+            given = xgb_stage.predict(self.revenue_given_illicit, X, self.stage.feature_names)
+            rev_score = revenue = expected_revenue(prob, given)
+        return {"prob": prob, "logit": logit, "rev_score": rev_score, "rev_head": rev_head,
+                "revenue": revenue, "weights": weights, "leaves": x["leaves"]}
 
     def score(self, df: pd.DataFrame, top_k: int = 0, batch_size: int = 1024) -> pd.DataFrame:
         """sgd.id, illicit_probability, predicted_revenue, rank (1 = most suspicious, by the

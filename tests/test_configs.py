@@ -33,7 +33,8 @@ def test_declaration_model_keys_are_read_by_the_code(model):
         assert set(m) <= {"name", "family", "kind", "percents", "xgb", "lr"}
     else:
         assert set(m) <= {"name", "family", "percents", "xgb", "xgb_revenue", "net", "alpha", "optimizer",
-                          "explain_top_k", "explain_percent", "grad_clip", "tree_init"}
+                          "explain_top_k", "explain_percent", "grad_clip", "tree_init", "revenue_ranking",
+                          "revenue_given_illicit"}
         params = set(inspect.signature(DATE).parameters) | {"dense"}
         assert set(m.net) <= params, set(m.net) - params
 

@@ -53,3 +53,17 @@ def expected_revenue(prob: np.ndarray, given_illicit: np.ndarray) -> np.ndarray:
     """Expected recoverable revenue, P(illicit) x E[revenue | illicit] (negative predictions of the
     conditional regressor count as 0): what ``model.revenue_ranking=expected`` ranks DATE_REV by."""
     return np.asarray(prob, dtype=np.float64) * np.maximum(np.asarray(given_illicit, dtype=np.float64), 0.0)
+
+
+def revenue_outputs(prob: np.ndarray, rev_head: np.ndarray, revenue_scale: float,
+                    given_illicit: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(revenue score DATE_REV ranks by, predicted revenue in currency units) of scored rows.
+
+    Ranking by the head (``given_illicit`` None): the head's pre-ReLU score, and its normalised log
+    revenue turned back into currency. ``model.revenue_ranking=expected`` (``given_illicit``: the
+    E[revenue | illicit] regressor's predictions): the expected revenue for both.
+    """
+    if given_illicit is None:
+        return rev_head, np.expm1(np.maximum(rev_head, 0.0) * revenue_scale)
+    expected = expected_revenue(prob, given_illicit)
+    return expected, expected

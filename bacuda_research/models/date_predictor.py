@@ -139,13 +139,11 @@ class DATEPredictor:
         rev_head = torch.cat(revs).numpy()
         logit = torch.cat(logits)
         prob = torch.sigmoid(logit).numpy()
-        if self.revenue_given_illicit is None:
-            rev_score, revenue = rev_head, np.expm1(np.maximum(rev_head, 0.0) * self.revenue_scale)
-        else:
-            from bacuda_research.models.date_inputs import expected_revenue
+        from bacuda_research.models.date_inputs import revenue_outputs
 
-            given = xgb_stage.predict(self.revenue_given_illicit, X.numpy(), self.feature_columns)
-            rev_score = revenue = expected_revenue(prob, given)
+        given = (None if self.revenue_given_illicit is None
+                 else xgb_stage.predict(self.revenue_given_illicit, X.numpy(), self.feature_columns))
+        rev_score, revenue = revenue_outputs(prob, rev_head, self.revenue_scale, given)
         return {"prob": prob, "logit": logit.numpy(), "rev_score": rev_score, "rev_head": rev_head,
                 "revenue": revenue, "weights": torch.cat(weights).numpy(), "leaves": x["leaves"].numpy()}
 

@@ -249,17 +249,15 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     best_epoch = int(best["epoch"])
     outputs = {s: predict_split(module, dm.tensors[s], int(cfg.data.batch_size)) for s in ("valid", "test")}
     splits = dm.splits
-    if given_illicit is not None:  # DATE_REV by expected revenue: P(illicit) x E[revenue | illicit]
-        for s, o in outputs.items():
-            o["rev"] = date_inputs.expected_revenue(o["prob"], xgb_stage.predict(given_illicit, splits[s].X, dm.features.columns))
+    for s, o in outputs.items():  # o["rev"]: what DATE_REV ranks by; o["revenue"]: currency units
+        given = None if given_illicit is None else xgb_stage.predict(given_illicit, splits[s].X, dm.features.columns)
+        o["rev"], o["revenue"] = date_inputs.revenue_outputs(o["prob"], o["rev"], revenue_scale, given)
     # rank by logit (the probability's order without saturation ties); threshold F1 on probabilities
     metrics = evaluate_scores({s: o["logit"] for s, o in outputs.items()}, splits, percents,
                               probs={s: o["prob"] for s, o in outputs.items()})
     rev_metrics = evaluate_scores({s: o["rev"] for s, o in outputs.items()}, splits, percents, prefix="rev/")
     metrics.update({k: v for k, v in rev_metrics.items() if not k.endswith(("threshold",))})
-    preds = [prediction_frame(s, splits[s], outputs[s]["prob"],
-                              outputs[s]["rev"] if given_illicit is not None
-                              else np.expm1(np.maximum(outputs[s]["rev"], 0.0) * revenue_scale), rank_by=outputs[s]["logit"])
+    preds = [prediction_frame(s, splits[s], outputs[s]["prob"], outputs[s]["revenue"], rank_by=outputs[s]["logit"])
              for s in ("valid", "test")]
     explanations = None
     top_k = int(mcfg.get("explain_top_k", 0) or 0)

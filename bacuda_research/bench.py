@@ -53,6 +53,10 @@ RESULT_NEUTRAL = (
 # option existed have none of these keys, and with the option off the numbers are the same.
 OFF_OPTIONS = (
     ("model.revenue_ranking", "head", ("model.revenue_ranking", "model.revenue_given_illicit")),
+    # runs before the native leaf-attention kernel used PyTorch's (sdpa); without self-attention
+    # the kernel is never called
+    ("model.net.attention_kernel", "sdpa", ("model.net.attention_kernel",)),
+    ("model.net.self_attention", False, ("model.net.attention_kernel",)),
 )
 # ... and keys a model family never reads: the classic baselines (random, risky, XGBoost variants)
 # train no network, so the Lightning trainer and the batch settings cannot change their numbers.

@@ -1,13 +1,14 @@
 #!/usr/bin/env python
 """One DATE training step, stand-alone (no Lightning): time and page faults per step.
 
-For the step-level changes that keep results bitwise identical: the self-attention's lean CPU
-backward (``LeafSelfAttention.fused_cpu_backward``) and glibc keeping freed memory
-(``malloc_keep_freed``). Batch 256, 100 leaves per declaration, dim 16, 4 heads, Ranger with
+For the step-level choices: the native leaf-attention kernel (``model.net.attention_kernel``,
+default native) against PyTorch's attention (sdpa), the sdpa path's lean CPU backward
+(``LeafSelfAttention.fused_cpu_backward``) and glibc keeping freed memory (``malloc_keep_freed``). Batch 256, 100 leaves per declaration, dim 16, 4 heads, Ranger with
 gradient clipping, random inputs (speed does not depend on their values).
 
-    python scripts/bench_date_step.py                 # as bacuda-train trains
-    python scripts/bench_date_step.py --autograd      # autograd's backward for the self-attention
+    python scripts/bench_date_step.py                 # as bacuda-train trains (native kernel)
+    python scripts/bench_date_step.py --kernel sdpa   # PyTorch's attention, lean backward
+    python scripts/bench_date_step.py --kernel sdpa --autograd  # ... with autograd's backward
     python scripts/bench_date_step.py --no-malloc     # the C library's malloc defaults
 
 Run each variant in its own process (the malloc setting cannot be undone in a process).
@@ -28,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--autograd", action="store_true", help="autograd's self-attention backward")
+    ap.add_argument("--kernel", choices=["native", "sdpa"], default="native", help="model.net.attention_kernel")
+    ap.add_argument("--autograd", action="store_true", help="with --kernel sdpa: autograd's self-attention backward")
     ap.add_argument("--no-malloc", action="store_true", help="leave glibc's malloc thresholds alone")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=50)
@@ -48,7 +50,7 @@ def main() -> None:
     LeafSelfAttention.fused_cpu_backward = not args.autograd
     torch.manual_seed(0)
     b, t, n_leaves = 256, 100, 1500
-    net = DATE(n_leaves=n_leaves, n_trees=t, n_importers=800, n_items=300)
+    net = DATE(n_leaves=n_leaves, n_trees=t, n_importers=800, n_items=300, attention_kernel=args.kernel)
     opt = Ranger(net.parameters(), lr=0.005, weight_decay=0.01)
     batches = [(torch.randint(1, n_leaves, (b, t)).int(), torch.randint(0, 800, (b,)), torch.randint(0, 300, (b,)),
                 (torch.rand(b) < 0.1).float(), torch.rand(b) * 0.3) for _ in range(10)]
@@ -71,7 +73,8 @@ def main() -> None:
             step(batches[i % 10])
         ms.append((time.perf_counter() - t0) / args.steps * 1e3)
         faults.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / args.steps)
-    print(json.dumps({"self_attention_backward": "autograd" if args.autograd else "lean",
+    print(json.dumps({"attention_kernel": args.kernel,
+                      "self_attention_backward": "autograd" if args.autograd else "lean",
                       "malloc_keep_freed": malloc, "threads": args.threads, "steps": args.steps,
                       "ms_per_step": [round(x, 2) for x in ms], "median_ms_per_step": round(statistics.median(ms), 2),
                       "page_faults_per_step": round(statistics.median(faults), 1)}))

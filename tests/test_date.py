@@ -66,7 +66,8 @@ def test_lean_cpu_backward_is_bitwise_autograd(dtype, monkeypatch):
     from bacuda_research.models.date import LeafSelfAttention
 
     torch.manual_seed(3)
-    net = DATE(n_leaves=300, n_trees=20, n_importers=30, n_items=20, dim=16, heads=4).to(dtype)
+    net = DATE(n_leaves=300, n_trees=20, n_importers=30, n_items=20, dim=16, heads=4,
+               attention_kernel="sdpa").to(dtype)
     b = 64
     leaves = torch.randint(0, 300, (b, 20)).int()
     imp, itm = torch.randint(0, 30, (b,)), torch.randint(0, 20, (b,))

@@ -72,12 +72,92 @@ class _ReluFlashAttention(torch.autograd.Function):
         return grad_pre, None
 
 
+def _native_attention(r: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The native kernel's forward on the ReLU'd (B, T, 3d) block: out (B, T, d), row max and 1/sum (B, h, T)."""
+    from bacuda_research.kernels import leaf_attention
+
+    lib = leaf_attention()
+    b, t, d3 = r.shape
+    d = d3 // 3
+    out, mx, inv = r.new_empty(b, t, d), r.new_empty(b, heads, t), r.new_empty(b, heads, t)
+    if b:
+        rc = lib.leaf_attention_forward(r.data_ptr(), out.data_ptr(), mx.data_ptr(), inv.data_ptr(), b, t, heads,
+                                        d // heads, float((d // heads) ** -0.5), torch.get_num_threads())
+        if rc:
+            raise RuntimeError(f"native leaf attention failed (code {rc}) for shape {tuple(r.shape)}, heads={heads}")
+    return out, mx, inv
+
+
+class _NativeLeafAttention(torch.autograd.Function):
+    """ReLU(pre) split into q, k, v, then scaled dot-product attention, by ``kernels/leaf_attention.c``.
+
+    Same function as ``F.relu`` + ``F.scaled_dot_product_attention`` (within float32 rounding: the
+    kernel sums in another order and computes exp by its own polynomial), two to three times
+    faster on CPU at DATE's shapes (head dim 4, 100 leaves; ``scripts/bench_date_step.py``).
+    Results do not depend on the thread count. The backward recomputes the probabilities from the
+    saved row max and 1/sum, and writes the gradient of ``pre`` (masked where the ReLU was 0)
+    directly in its (B, T, 3d) layout.
+    """
+
+    @staticmethod
+    def forward(ctx, pre: torch.Tensor, heads: int) -> torch.Tensor:
+        r = torch.relu(pre).contiguous()
+        out, mx, inv = _native_attention(r, heads)
+        ctx.save_for_backward(r, out, mx, inv)
+        ctx.heads = heads
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:
+        from bacuda_research.kernels import leaf_attention
+
+        r, out, mx, inv = ctx.saved_tensors
+        grad_out = grad_out.contiguous()
+        grad_pre = torch.empty_like(r)
+        b, t, d3 = r.shape
+        dh = d3 // 3 // ctx.heads
+        if b:
+            rc = leaf_attention().leaf_attention_backward(
+                r.data_ptr(), out.data_ptr(), mx.data_ptr(), inv.data_ptr(), grad_out.data_ptr(), grad_pre.data_ptr(),
+                b, t, ctx.heads, dh, float(dh ** -0.5), torch.get_num_threads())
+            if rc:
+                raise RuntimeError(f"native leaf attention backward failed (code {rc}) for shape {tuple(r.shape)}")
+        return grad_pre, None
+
+
+_NATIVE_WARNED = False
+
+
+def native_attention_available() -> bool:
+    """Whether the native leaf-attention kernel builds and loads here (warns once when it does not)."""
+    global _NATIVE_WARNED
+    from bacuda_research.kernels import KernelUnavailable, leaf_attention
+
+    try:
+        leaf_attention()
+        return True
+    except KernelUnavailable as e:
+        if not _NATIVE_WARNED:
+            _NATIVE_WARNED = True
+            import warnings
+
+            warnings.warn(f"DATE: model.net.attention_kernel=native is unavailable, using PyTorch's attention "
+                          f"(results differ in the last float32 bits): {e}", RuntimeWarning, stacklevel=3)
+        return False
+
+
 class LeafSelfAttention(nn.Module):
     """Multi-head self-attention over the tree leaves (the reference's variant).
 
     Q, K, V = ReLU(Linear(S)); scaled dot-product attention per head; ReLU(Linear(.)) on the
-    concatenated heads; no residual. Computed as one batched ``scaled_dot_product_attention``
-    (when training on CPU, through ``_ReluFlashAttention``: same kernels, leaner backward).
+    concatenated heads; no residual.
+
+    ``kernel``: "native" (default) computes ReLU + attention on CPU in float32 with the compiled
+    kernel of ``bacuda_research/kernels`` (``_NativeLeafAttention``); "sdpa" with PyTorch's
+    ``scaled_dot_product_attention`` (when training on CPU, through ``_ReluFlashAttention``: same
+    kernels as autograd, leaner backward). GPUs, other dtypes, head dims above 16, ``torch.compile``
+    and ONNX export always take the sdpa path, and so does "native" when no C compiler is found
+    (with a warning).
 
     Shape: (B, T, d) -> (B, T, d)
     """
@@ -85,13 +165,23 @@ class LeafSelfAttention(nn.Module):
     #: use the lean CPU backward when it applies (tests switch it off to compare)
     fused_cpu_backward: bool = True
 
-    def __init__(self, dim: int, heads: int) -> None:
+    def __init__(self, dim: int, heads: int, kernel: str = "native") -> None:
         super().__init__()
         if dim % heads:
             raise ValueError(f"dim={dim} must be divisible by heads={heads}")
-        self.heads = heads
+        if kernel not in ("native", "sdpa"):
+            raise ValueError(f"attention_kernel={kernel!r}: expected native or sdpa")
+        self.heads, self.kernel = heads, kernel
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
+
+    def uses_native(self, x: torch.Tensor) -> bool:
+        """Whether a forward on ``x`` runs the native kernel."""
+        return (self.kernel == "native" and x.device.type == "cpu" and x.dtype == torch.float32
+                and self.out.in_features // self.heads <= 16 and not torch.compiler.is_compiling()
+                and not torch.jit.is_tracing() and not torch.jit.is_scripting()
+                and not torch.onnx.is_in_onnx_export() and type(x) is torch.Tensor  # not a fake/functional tensor
+                and native_attention_available())
 
     def _fused(self, pre: torch.Tensor) -> bool:
         return (self.fused_cpu_backward and pre.requires_grad and torch.is_grad_enabled()
@@ -101,6 +191,12 @@ class LeafSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         pre = self.qkv(x)
+        if self.uses_native(pre):
+            if pre.requires_grad and torch.is_grad_enabled():
+                y = _NativeLeafAttention.apply(pre, self.heads)
+            else:
+                y = _native_attention(torch.relu(pre).contiguous(), self.heads)[0]
+            return F.relu(self.out(y))
         if self._fused(pre):
             y = _ReluFlashAttention.apply(pre, self.heads)
             return F.relu(self.out(y.transpose(1, 2).reshape(b, t, d)))
@@ -153,6 +249,9 @@ class DATE(nn.Module):
     probability enters without gradient (the revenue loss does not move the classifier), so under the
     same MSE loss the head learns the conditional revenue and DATE_REV ranks by expected revenue.
 
+    ``attention_kernel``: "native" | "sdpa", how the leaf self-attention is computed on CPU
+    (:class:`LeafSelfAttention`); the same function either way, up to float32 rounding.
+
     ``layer_norm``: "slab" normalises jointly over the whole (trees x dim) block as the reference
     does; "token" normalises each leaf vector; "none" skips it.
     """
@@ -160,7 +259,7 @@ class DATE(nn.Module):
     def __init__(self, n_leaves: int, n_trees: int, n_importers: int, n_items: int, dim: int = 16,
                  heads: int = 4, self_attention: bool = True, attention_pooling: bool = True,
                  fusion: bool = True, layer_norm: str = "slab", dense_features: int = 0,
-                 leaf_bias: bool = False, revenue_head: str = "direct") -> None:
+                 leaf_bias: bool = False, revenue_head: str = "direct", attention_kernel: str = "native") -> None:
         super().__init__()
         if revenue_head not in ("direct", "hurdle"):
             raise ValueError(f"revenue_head={revenue_head!r}: expected direct or hurdle")
@@ -169,7 +268,7 @@ class DATE(nn.Module):
         self.leaf_embedding = nn.Embedding(n_leaves, dim, padding_idx=0)
         self.importer_embedding = nn.Embedding(n_importers, dim, padding_idx=0)
         self.item_embedding = nn.Embedding(n_items, dim, padding_idx=0)
-        self.self_att = LeafSelfAttention(dim, heads) if self_attention else None
+        self.self_att = LeafSelfAttention(dim, heads, attention_kernel) if self_attention else None
         if layer_norm == "slab":
             self.norm: nn.Module = nn.LayerNorm((n_trees, dim))
         elif layer_norm == "token":

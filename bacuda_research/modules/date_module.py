@@ -268,7 +268,16 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
                                    top_k, float(mcfg.get("explain_percent", 10)))
     return {"metrics": metrics, "predictions": preds, "explanations": explanations, "module": module,
             "extra": {"best_epoch": best_epoch, "best_checkpoint": str(best_cb.best_model_path),
-                      "n_leaves": encoder.n_leaves}}
+                      "n_leaves": encoder.n_leaves, "attention_kernel": attention_kernel_used(module.net)}}
+
+
+def attention_kernel_used(net: torch.nn.Module) -> str | None:
+    """Which leaf self-attention ran in this process on CPU: native | sdpa (None without self-attention)."""
+    att = getattr(net, "self_att", None)
+    if att is None:
+        return None
+    probe = torch.zeros(1, 1, 3 * att.out.in_features, device=att.out.weight.device, dtype=att.out.weight.dtype)
+    return "native" if att.uses_native(probe) else "sdpa"
 
 
 def tree_init_values(stage, encoder, X: np.ndarray, revenue_scale: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,147 @@
+"""The native leaf-attention kernel (bacuda_research/kernels): same function as PyTorch's attention,
+independent of the thread count, and a clean fallback when it cannot be built."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bacuda_research import kernels
+from bacuda_research.models import date as date_mod
+from bacuda_research.models.date import DATE, LeafSelfAttention
+
+pytestmark = pytest.mark.skipif(not kernels.available(), reason="no working C compiler: the native kernel cannot be built")
+
+
+def reference(pre: torch.Tensor, heads: int) -> torch.Tensor:
+    """ReLU + multi-head scaled dot-product attention in float64, output (B, T, d)."""
+    b, t, d3 = pre.shape
+    d = d3 // 3
+    q, k, v = F.relu(pre).view(b, t, 3, heads, d // heads).permute(2, 0, 3, 1, 4).unbind(0)
+    return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, d)
+
+
+@pytest.mark.parametrize("b,t,dim,heads", [(3, 100, 16, 4), (2, 1, 16, 4), (5, 17, 8, 1), (4, 33, 32, 2),
+                                           (2, 16, 12, 3), (0, 10, 16, 4)])
+def test_native_matches_pytorch_attention_and_gradients(b, t, dim, heads):
+    torch.manual_seed(b * 1000 + t)
+    pre64 = (torch.randn(b, t, 3 * dim, dtype=torch.float64) * 2).requires_grad_()  # negatives: ReLU mask
+    pre64.data[:, :, : dim] *= 6  # large scores: the softmax's exp reaches far below its max
+    pre32 = pre64.detach().float().requires_grad_()
+    out = date_mod._NativeLeafAttention.apply(pre32, heads)
+    ref = reference(pre64, heads)
+    assert out.shape == ref.shape == (b, t, dim)
+    torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(ref)
+    out.backward(grad.float())
+    ref.backward(grad)
+    torch.testing.assert_close(pre32.grad.double(), pre64.grad, rtol=1e-4, atol=1e-5)
+    assert (pre32.grad[pre32.detach() <= 0] == 0).all()  # no gradient through the ReLU's zeros
+
+
+def test_native_results_do_not_depend_on_thread_count():
+    torch.manual_seed(0)
+    pre = torch.randn(7, 50, 48).requires_grad_()
+    grad = torch.randn(7, 50, 16)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            pre.grad = None
+            out = date_mod._NativeLeafAttention.apply(pre, 4)
+            out.backward(grad)
+            results.append((out.detach().clone(), pre.grad.clone()))
+    finally:
+        torch.set_num_threads(threads)
+    for out, g in results[1:]:
+        assert torch.equal(out, results[0][0]) and torch.equal(g, results[0][1])
+
+
+def test_model_routes_to_native_on_cpu_float32_only():
+    att = LeafSelfAttention(16, 4)
+    x = torch.zeros(2, 5, 48)
+    assert att.uses_native(x)
+    assert not att.uses_native(x.double())
+    assert not LeafSelfAttention(16, 4, kernel="sdpa").uses_native(x)
+    assert not LeafSelfAttention(64, 2).uses_native(torch.zeros(2, 5, 192))  # head dim 32 > 16
+    with pytest.raises(ValueError, match="attention_kernel"):
+        LeafSelfAttention(16, 4, kernel="flash")
+
+
+def test_native_and_sdpa_train_the_same_network():
+    """Three AdamW steps of a small DATE: native and sdpa agree to float32 rounding; evaluation too."""
+    torch.manual_seed(3)
+    nets = [DATE(n_leaves=300, n_trees=20, n_importers=30, n_items=20, attention_kernel=k) for k in ("native", "sdpa")]
+    nets[1].load_state_dict(nets[0].state_dict())
+    b = 64
+    leaves = torch.randint(0, 300, (b, 20)).int()
+    imp, itm = torch.randint(0, 30, (b,)), torch.randint(0, 20, (b,))
+    y, r = (torch.rand(b) < 0.3).float(), torch.rand(b)
+    losses = []
+    for net in nets:
+        opt = torch.optim.AdamW(net.parameters(), lr=0.01)
+        run = []
+        for _ in range(3):
+            logit, rev, _ = net(leaves, imp, itm)
+            loss = F.binary_cross_entropy_with_logits(logit, y) + F.mse_loss(rev, r)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.append(loss.item())
+        losses.append(run)
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    for p0, p1 in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(p0, p1, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(nets[0](leaves, imp, itm)[0], nets[1](leaves, imp, itm)[0], rtol=1e-4, atol=1e-5)
+
+
+def test_switched_off_kernel_falls_back_to_sdpa_with_a_warning(monkeypatch):
+    monkeypatch.setenv("BACUDA_NATIVE_KERNELS", "0")
+    monkeypatch.setattr(date_mod, "_NATIVE_WARNED", False)
+    torch.manual_seed(1)
+    net = DATE(n_leaves=50, n_trees=10, n_importers=5, n_items=5)
+    sdpa = DATE(n_leaves=50, n_trees=10, n_importers=5, n_items=5, attention_kernel="sdpa")
+    sdpa.load_state_dict(net.state_dict())
+    leaves, ids = torch.randint(0, 50, (8, 10)), torch.zeros(8, dtype=torch.long)
+    with pytest.warns(RuntimeWarning, match="BACUDA_NATIVE_KERNELS=0"):
+        out = net(leaves, ids, ids)
+    assert torch.equal(out[0], sdpa(leaves, ids, ids)[0])  # exactly PyTorch's path
+
+
+def test_build_failure_names_the_compiler(monkeypatch, tmp_path):
+    monkeypatch.setenv("BACUDA_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setattr(kernels, "_loaded", {})
+    monkeypatch.setattr(kernels, "_failed", {})
+    with pytest.raises(kernels.KernelUnavailable, match="no-such-cc"):
+        kernels.leaf_attention()
+    assert not list(tmp_path.iterdir())  # nothing half-written left in the cache
+
+
+def test_build_is_cached_and_atomic(monkeypatch, tmp_path):
+    monkeypatch.setenv("BACUDA_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(kernels, "_loaded", {})
+    monkeypatch.setattr(kernels, "_failed", {})
+    lib = kernels.leaf_attention()
+    built = sorted(p.name for p in tmp_path.iterdir())
+    assert len(built) == 1 and built[0].startswith("leaf_attention-") and built[0].endswith(".so")
+    assert kernels.leaf_attention() is lib
+    monkeypatch.setattr(kernels, "_loaded", {})
+    kernels.leaf_attention()  # a new process finds the cached build
+    assert sorted(p.name for p in tmp_path.iterdir()) == built
+
+
+def test_bench_identity_of_runs_recorded_before_the_kernel():
+    """Runs recorded before model.net.attention_kernel existed ran sdpa; without self-attention the key is moot."""
+    from bacuda_research.bench import config_identity
+
+    def cfg(self_attention: bool, kernel: str | None) -> dict:
+        net = {"self_attention": self_attention, **({"attention_kernel": kernel} if kernel else {})}
+        return {"model": {"family": "date", "net": net}, "seed": 0}
+
+    assert config_identity(cfg(True, "sdpa")) == config_identity(cfg(True, None))
+    assert config_identity(cfg(True, "native")) != config_identity(cfg(True, None))
+    assert config_identity(cfg(False, "native")) == config_identity(cfg(False, None))

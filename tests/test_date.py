@@ -113,6 +113,12 @@ def test_date_run_reports_cls_and_rev_and_explains(date_run):
               "test/rev/revenue@1", "test/rev/revenue@10"):
         assert k in m
     assert (path / "DONE").exists() and (path / "checkpoints" / "best.ckpt").exists()
+    from bacuda_research import kernels
+
+    # which self-attention ran, and what built the native kernel (results can depend on the compiler)
+    assert report["attention_kernel"] == ("native" if kernels.available() else "sdpa")
+    if report["attention_kernel"] == "native":
+        assert report["attention_kernel_build"]["compiler"] and "-fopenmp" in report["attention_kernel_build"]["flags"]
     preds = pd.read_csv(path / "predictions.csv")
     assert preds["predicted_revenue"].ge(0).all() and preds["illicit_probability"].between(0, 1).all()
     lines = [json.loads(x) for x in (path / "explanations.jsonl").read_text().splitlines()]

@@ -27,16 +27,17 @@ import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ["KernelUnavailable", "leaf_attention", "available", "cache_dir"]
+__all__ = ["KernelUnavailable", "leaf_attention", "available", "build_info", "cache_dir"]
 
 _SRC = Path(__file__).with_name("leaf_attention.c")
-# -ffp-contract=fast: multiply-adds become FMA instructions, identical on every x86-64 CPU with FMA
-# (AVX2 and AVX-512 alike: the 16-float vector type fixes the order of every reduction)
+# -ffp-contract=fast: multiply-adds become FMA instructions (where the compiler chooses: results can
+# differ in the last bits between compilers or versions, never between thread counts or vector widths)
 FLAGS = ["-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno", "-fno-trapping-math",
          "-fPIC", "-shared", "-fopenmp"]
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL] = {}
 _failed: dict[str, str] = {}
+_built: dict[str, dict[str, str]] = {}
 
 
 class KernelUnavailable(RuntimeError):
@@ -72,6 +73,8 @@ def _build(src: Path) -> Path:
     key = hashlib.sha256("\0".join([src.read_text(), *FLAGS, version, _cpu_flags()]).encode()).hexdigest()[:16]
     out_dir = cache_dir()
     target = out_dir / f"{src.stem}-{key}.so"
+    _built[src.stem] = {"compiler": (version.splitlines() or [" ".join(cc)])[0].strip(), "flags": " ".join(FLAGS),
+                        "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()[:16]}
     if target.exists():
         return target
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,6 +118,11 @@ def _load(name: str) -> ctypes.CDLL:
 def leaf_attention() -> ctypes.CDLL:
     """The compiled leaf-attention library (built on first call); :class:`KernelUnavailable` if it cannot be."""
     return _load("leaf_attention")
+
+
+def build_info(name: str = "leaf_attention") -> dict[str, str] | None:
+    """Compiler (first line of ``--version``), flags and source hash of a loaded kernel (None if not loaded)."""
+    return dict(_built[name]) if name in _loaded and name in _built else None
 
 
 def available() -> bool:

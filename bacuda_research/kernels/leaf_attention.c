@@ -5,8 +5,10 @@
  * gradient w.r.t. the pre-ReLU block (masked where the ReLU was 0) in the same layout.
  *
  * Written with GCC vector types of 16 floats: every reduction has a fixed order (along the keys, or
- * in a fixed pairwise tree across 16 partial sums) and the library is built without FP contraction,
- * so results do not depend on the thread count, the batch split or the CPU's vector width. */
+ * in a fixed pairwise tree across 16 partial sums), so results do not depend on the thread count,
+ * the batch split or the CPU's vector width (AVX2 runs each 16-float operation as two halves). They
+ * can depend on the compiler and its version, which decide where multiply-adds fuse into FMAs
+ * (-ffp-contract=fast): the report records the compiler (bacuda_research.kernels.build_info). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

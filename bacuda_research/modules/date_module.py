@@ -268,7 +268,18 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
                                    top_k, float(mcfg.get("explain_percent", 10)))
     return {"metrics": metrics, "predictions": preds, "explanations": explanations, "module": module,
             "extra": {"best_epoch": best_epoch, "best_checkpoint": str(best_cb.best_model_path),
-                      "n_leaves": encoder.n_leaves, "attention_kernel": attention_kernel_used(module.net)}}
+                      "n_leaves": encoder.n_leaves, **attention_kernel_report(module.net)}}
+
+
+def attention_kernel_report(net: torch.nn.Module) -> dict[str, Any]:
+    """Report entries: ``attention_kernel`` (native | sdpa | None) and, for native, the compiler that built it."""
+    from bacuda_research import kernels
+
+    used = attention_kernel_used(net)
+    out: dict[str, Any] = {"attention_kernel": used}
+    if used == "native":
+        out["attention_kernel_build"] = kernels.build_info("leaf_attention")
+    return out
 
 
 def attention_kernel_used(net: torch.nn.Module) -> str | None:

@@ -72,19 +72,25 @@ class _ReluFlashAttention(torch.autograd.Function):
         return grad_pre, None
 
 
-def _native_attention(r: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The native kernel's forward on the ReLU'd (B, T, 3d) block: out (B, T, d), row max and 1/sum (B, h, T)."""
+def _call_native(name: str, tensors: tuple[torch.Tensor, ...], r: torch.Tensor, heads: int) -> None:
+    """Run ``leaf_attention_<name>`` of the compiled kernel on contiguous float32 CPU tensors (r: the ReLU'd block)."""
     from bacuda_research.kernels import leaf_attention
 
-    lib = leaf_attention()
     b, t, d3 = r.shape
-    d = d3 // 3
-    out, mx, inv = r.new_empty(b, t, d), r.new_empty(b, heads, t), r.new_empty(b, heads, t)
-    if b:
-        rc = lib.leaf_attention_forward(r.data_ptr(), out.data_ptr(), mx.data_ptr(), inv.data_ptr(), b, t, heads,
-                                        d // heads, float((d // heads) ** -0.5), torch.get_num_threads())
-        if rc:
-            raise RuntimeError(f"native leaf attention failed (code {rc}) for shape {tuple(r.shape)}, heads={heads}")
+    if not b:
+        return
+    dh = d3 // 3 // heads
+    rc = getattr(leaf_attention(), f"leaf_attention_{name}")(
+        *(x.data_ptr() for x in tensors), b, t, heads, dh, float(dh ** -0.5), torch.get_num_threads())
+    if rc:
+        raise RuntimeError(f"native leaf attention {name} failed (code {rc}) for shape {tuple(r.shape)}, heads={heads}")
+
+
+def _native_attention(r: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The native kernel's forward on the ReLU'd (B, T, 3d) block: out (B, T, d), row max and 1/sum (B, h, T)."""
+    b, t, d3 = r.shape
+    out, mx, inv = r.new_empty(b, t, d3 // 3), r.new_empty(b, heads, t), r.new_empty(b, heads, t)
+    _call_native("forward", (r, out, mx, inv), r, heads)
     return out, mx, inv
 
 
@@ -109,19 +115,9 @@ class _NativeLeafAttention(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:
-        from bacuda_research.kernels import leaf_attention
-
         r, out, mx, inv = ctx.saved_tensors
-        grad_out = grad_out.contiguous()
         grad_pre = torch.empty_like(r)
-        b, t, d3 = r.shape
-        dh = d3 // 3 // ctx.heads
-        if b:
-            rc = leaf_attention().leaf_attention_backward(
-                r.data_ptr(), out.data_ptr(), mx.data_ptr(), inv.data_ptr(), grad_out.data_ptr(), grad_pre.data_ptr(),
-                b, t, ctx.heads, dh, float(dh ** -0.5), torch.get_num_threads())
-            if rc:
-                raise RuntimeError(f"native leaf attention backward failed (code {rc}) for shape {tuple(r.shape)}")
+        _call_native("backward", (r, out, mx, inv, grad_out.contiguous(), grad_pre), r, ctx.heads)
         return grad_pre, None
 
 

@@ -272,23 +272,17 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
 
 
 def attention_kernel_report(net: torch.nn.Module) -> dict[str, Any]:
-    """Report entries: ``attention_kernel`` (native | sdpa | None) and, for native, the compiler that built it."""
+    """Report entries: which leaf self-attention ran (``attention_kernel``: native | sdpa, None without
+    self-attention) and, for native, the compiler that built it (``attention_kernel_build``)."""
     from bacuda_research import kernels
 
-    used = attention_kernel_used(net)
-    out: dict[str, Any] = {"attention_kernel": used}
-    if used == "native":
-        out["attention_kernel_build"] = kernels.build_info("leaf_attention")
-    return out
-
-
-def attention_kernel_used(net: torch.nn.Module) -> str | None:
-    """Which leaf self-attention ran in this process on CPU: native | sdpa (None without self-attention)."""
     att = getattr(net, "self_att", None)
     if att is None:
-        return None
-    probe = torch.zeros(1, 1, 3 * att.out.in_features, device=att.out.weight.device, dtype=att.out.weight.dtype)
-    return "native" if att.uses_native(probe) else "sdpa"
+        return {"attention_kernel": None}
+    w = att.out.weight
+    if not att.uses_native(torch.zeros(1, 1, 3 * att.out.in_features, device=w.device, dtype=w.dtype)):
+        return {"attention_kernel": "sdpa"}
+    return {"attention_kernel": "native", "attention_kernel_build": kernels.build_info("leaf_attention")}
 
 
 def tree_init_values(stage, encoder, X: np.ndarray, revenue_scale: float) -> tuple[torch.Tensor, torch.Tensor]:

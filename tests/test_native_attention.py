@@ -148,3 +148,14 @@ def test_bench_identity_of_runs_recorded_before_the_kernel():
     assert config_identity(cfg(True, "sdpa")) == config_identity(cfg(True, None))
     assert config_identity(cfg(True, "native")) != config_identity(cfg(True, None))
     assert config_identity(cfg(False, "native")) == config_identity(cfg(False, None))
+
+
+def test_nan_scores_propagate_as_in_pytorch():
+    """A NaN in a query or key makes the same outputs NaN as PyTorch's attention (never a silent 0)."""
+    torch.manual_seed(5)
+    pre = torch.randn(3, 12, 48).abs() + 0.1  # all positive: the ReLU keeps every value
+    pre[0, 4, 2] = float("nan")  # a query of sample 0, head 0
+    pre[1, 7, 16 + 5] = float("nan")  # a key of sample 1, head 1
+    out = date_mod._NativeLeafAttention.apply(pre, 4)
+    ref = reference(pre.double(), 4)
+    assert torch.equal(torch.isnan(out), torch.isnan(ref)) and torch.isnan(out).any()

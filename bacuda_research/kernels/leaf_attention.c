@@ -26,9 +26,12 @@ static inline vf vmax(vf a, vf b) {
     return (vf)(((vi)a & m) | ((vi)b & ~m));
 }
 
-/* exp(x) for x <= 0 (Cephes expf polynomial, round-to-nearest reduction); exp(x < -87) = exp(-87) */
+/* exp(x) for x <= 0 (Cephes expf polynomial, round-to-nearest reduction); exp(x < -87) = exp(-87);
+ * a NaN stays NaN (so a NaN score makes its row NaN, as in PyTorch, instead of a silent 0) */
 static inline vf vexp(vf x) {
-    x = vmax(x, splat(-87.0f));
+    const vf lo = splat(-87.0f);
+    vi below = x < lo;
+    x = (vf)(((vi)lo & below) | ((vi)x & ~below));
     const vf big = splat(12582912.0f); /* 1.5 * 2^23: adding and subtracting it rounds to integer */
     vf n = (x * splat(1.44269504088896341f) + big) - big;
     vf r = x - n * splat(0.693359375f);

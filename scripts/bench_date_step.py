@@ -10,6 +10,7 @@ gradient clipping, random inputs (speed does not depend on their values).
     python scripts/bench_date_step.py --kernel sdpa   # PyTorch's attention, lean backward
     python scripts/bench_date_step.py --kernel sdpa --autograd  # ... with autograd's backward
     python scripts/bench_date_step.py --no-malloc     # the C library's malloc defaults
+    python scripts/bench_date_step.py --profile       # then where a step's time goes (torch.profiler)
 
 Run each variant in its own process (the malloc setting cannot be undone in a process).
 """
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--profile", action="store_true", help="after timing, profile 20 steps and print the top ops")
     args = ap.parse_args()
 
     from bacuda_research.utils.runtime import keep_freed_memory, set_threads
@@ -73,6 +75,14 @@ def main() -> None:
             step(batches[i % 10])
         ms.append((time.perf_counter() - t0) / args.steps * 1e3)
         faults.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / args.steps)
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for i in range(20):
+                step(batches[i % 10])
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=45),
+              file=sys.stderr)
     print(json.dumps({"attention_kernel": args.kernel,
                       "self_attention_backward": "autograd" if args.autograd else "lean",
                       "malloc_keep_freed": malloc, "threads": args.threads, "steps": args.steps,

@@ -159,3 +159,16 @@ def test_nan_scores_propagate_as_in_pytorch():
     out = date_mod._NativeLeafAttention.apply(pre, 4)
     ref = reference(pre.double(), 4)
     assert torch.equal(torch.isnan(out), torch.isnan(ref)) and torch.isnan(out).any()
+
+
+def test_unwritable_cache_builds_in_a_temporary_folder(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("BACUDA_KERNEL_CACHE", str(blocker / "kernels"))  # mkdir fails below a file
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(kernels.tempfile, "tempdir", None)  # re-read TMPDIR
+    monkeypatch.setattr(kernels, "_loaded", {})
+    monkeypatch.setattr(kernels, "_failed", {})
+    kernels.leaf_attention()
+    assert list((tmp_path / "tmp").glob("bacuda_research-kernels-*/leaf_attention-*.so"))

@@ -77,11 +77,22 @@ def _build(src: Path) -> Path:
                         "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()[:16]}
     if target.exists():
         return target
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:  # e.g. a read-only home: build in a per-user temporary folder instead
+        out_dir = Path(tempfile.gettempdir()) / f"bacuda_research-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / target.name
+        if target.exists():
+            return target
     fd, tmp = tempfile.mkstemp(prefix=f".{src.stem}-", suffix=".so", dir=out_dir)
     os.close(fd)
     try:
-        proc = subprocess.run([*cc, *FLAGS, str(src), "-o", tmp, "-lm"], capture_output=True, text=True, timeout=120)
+        try:
+            proc = subprocess.run([*cc, *FLAGS, str(src), "-o", tmp, "-lm"], capture_output=True, text=True,
+                                  timeout=120)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise KernelUnavailable(f"{' '.join(cc)} could not build {src.name}: {e}") from e
         if proc.returncode != 0:
             raise KernelUnavailable(f"{' '.join(cc)} could not build {src.name}:\n{proc.stderr.strip()[-2000:]}")
         os.replace(tmp, target)

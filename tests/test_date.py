@@ -164,6 +164,18 @@ def test_golden_losses_of_first_steps():
     torch.testing.assert_close(torch.tensor(golden_losses()), torch.tensor(GOLDEN), rtol=1e-5, atol=1e-6)
 
 
+def test_checkpoint_from_before_the_native_kernel_scores_with_sdpa(date_run, tmp_path):
+    """A checkpoint without model.net.attention_kernel was trained with PyTorch's attention: it scores with it."""
+    from bacuda_research.models.date_predictor import DATEPredictor
+
+    path, _ = date_run
+    ckpt = torch.load(path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert DATEPredictor.from_checkpoint(path).net.self_att.kernel == ckpt["hyper_parameters"]["net"]["attention_kernel"]
+    del ckpt["hyper_parameters"]["net"]["attention_kernel"]
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    assert DATEPredictor.from_checkpoint(tmp_path / "old.ckpt").net.self_att.kernel == "sdpa"
+
+
 def test_checkpoint_scores_raw_file_without_hydra(date_run, tmp_path):
     """The checkpoint alone (weights_only) reproduces the run's test scores on the raw file."""
     from bacuda_research.models.date_predictor import DATEPredictor

@@ -88,7 +88,8 @@ class DATEPredictor:
         if not art or art.get("format") != FORMAT:
             raise ValueError(f"{model}: not a bacuda DATE checkpoint (format {art and art.get('format')!r})")
         hp = ckpt["hyper_parameters"]
-        net = DATE(**hp["net"])
+        # checkpoints from before model.net.attention_kernel existed were trained with PyTorch's attention
+        net = DATE(**{"attention_kernel": "sdpa", **hp["net"]})
         net.load_state_dict({k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")})
         stage = xgb_stage.TreeStage.from_raw([t.numpy().tobytes() for t in art["boosters_ubj"]],
                                              list(art["feature_columns"]))

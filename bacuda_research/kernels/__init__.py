@@ -29,7 +29,6 @@ from pathlib import Path
 
 __all__ = ["KernelUnavailable", "leaf_attention", "available", "build_info", "cache_dir"]
 
-_SRC = Path(__file__).with_name("leaf_attention.c")
 # -ffp-contract=fast: multiply-adds become FMA instructions (where the compiler chooses: results can
 # differ in the last bits between compilers or versions, never between thread counts or vector widths)
 FLAGS = ["-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno", "-fno-trapping-math",
@@ -70,11 +69,12 @@ def _build(src: Path) -> Path:
         version = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as e:
         raise KernelUnavailable(f"no C compiler ({' '.join(cc)}: {e}); set CC or install gcc/clang") from e
-    key = hashlib.sha256("\0".join([src.read_text(), *FLAGS, version, _cpu_flags()]).encode()).hexdigest()[:16]
+    source = src.read_bytes()
+    key = hashlib.sha256(b"\0".join([source, *(x.encode() for x in (*FLAGS, version, _cpu_flags()))])).hexdigest()[:16]
     out_dir = cache_dir()
     target = out_dir / f"{src.stem}-{key}.so"
     _built[src.stem] = {"compiler": (version.splitlines() or [" ".join(cc)])[0].strip(), "flags": " ".join(FLAGS),
-                        "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()[:16]}
+                        "source_sha256": hashlib.sha256(source).hexdigest()[:16]}
     if target.exists():
         return target
     try:
@@ -111,7 +111,7 @@ def _load(name: str) -> ctypes.CDLL:
         if name in _failed:
             raise KernelUnavailable(_failed[name])
         try:
-            lib = ctypes.CDLL(str(_build(_SRC)))
+            lib = ctypes.CDLL(str(_build(Path(__file__).with_name(f"{name}.c"))))
         except KernelUnavailable as e:
             _failed[name] = str(e)
             raise

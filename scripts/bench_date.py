@@ -38,11 +38,11 @@ def main() -> None:
 
     import lightning.pytorch as pl
 
-    from bacuda_research.config import compose
-    from bacuda_research.declarations import build_datamodule
-    from bacuda_research.modules import date_module
-    from bacuda_research.paths import shared_path
-    from bacuda_research.utils.runtime import keep_freed_memory, set_threads, versions
+    from bacuda_research.core.config import compose
+    from bacuda_research.fraud.task import build_datamodule
+    from bacuda_research.fraud import recipe as date_module
+    from bacuda_research.core.paths import shared_path
+    from bacuda_research.core.runtime import keep_freed_memory, set_threads, versions
 
     data = "date_synthetic" if shared_path("data/date-synthetic/surrogate-imports-declarations.csv").exists() else "synthetic"
     cfg = compose([f"experiment={args.experiment}", f"data={data}", f"trainer.max_epochs={args.epochs}",
@@ -80,15 +80,15 @@ def main() -> None:
 
     import tempfile
 
-    from bacuda_research.modules.date_module import predict_split
+    from bacuda_research.fraud.recipe import predict_split
 
-    from bacuda_research.models.date_predictor import DATEPredictor
+    from bacuda_research.fraud.predictor import DATEPredictor
 
     with tempfile.TemporaryDirectory() as tmp:
         t1 = time.perf_counter()
         out = date_module.fit_date(cfg, dm, Path(tmp), [], callbacks=(EpochTimer(),))
         t_fit = time.perf_counter() - t1
-        predictor = DATEPredictor.from_checkpoint(out["extra"]["best_checkpoint"])
+        predictor = DATEPredictor.from_run(out["extra"]["best_checkpoint"])
     raw_test = dm.splits["test"].frame
     t3 = time.perf_counter()
     predictor.predict(raw_test)
@@ -123,7 +123,7 @@ def main() -> None:
     }
     print(json.dumps(result, indent=2))
     if args.out:
-        from bacuda_research.utils.io import write_json
+        from bacuda_research.core.io import write_json
 
         write_json(args.out, result)
 

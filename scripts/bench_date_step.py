@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="after timing, profile 20 steps and print the top ops")
     args = ap.parse_args()
 
-    from bacuda_research.utils.runtime import keep_freed_memory, set_threads
+    from bacuda_research.core.runtime import keep_freed_memory, set_threads
 
     malloc = keep_freed_memory(not args.no_malloc)
     set_threads(args.threads)
@@ -47,7 +47,7 @@ def main() -> None:
     import torch.nn.functional as F
     from pytorch_optimizer import Ranger
 
-    from bacuda_research.models.date import DATE, LeafSelfAttention
+    from bacuda_research.fraud.network import DATE, LeafSelfAttention
 
     LeafSelfAttention.fused_cpu_backward = not args.autograd
     torch.manual_seed(0)

@@ -29,11 +29,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from bacuda_research.hs.predict import HSPredictor
+    from bacuda_research.bundle.runtime import load_model
     from bacuda_research.hs.text import augment_title
 
     t0 = time.perf_counter()
-    predictor = HSPredictor.load(args.model, threads=args.threads)
+    predictor = load_model(args.model, expect="hs", threads=args.threads)
     load_s = time.perf_counter() - t0
     nom = predictor.module.nom
     rng = random.Random(0)
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "descriptions_per_s": round(n / dt, 1), "ms_per_description": round(1000 * dt / n, 2)})
         print(f"batch {bs:>4}: {n / dt:8.1f} descriptions/s ({1000 * dt / n:.2f} ms each, {n} descriptions)")
     if args.output:
-        from bacuda_research.utils.io import write_json
+        from bacuda_research.core.io import write_json
 
         write_json(args.output, results)
     print(json.dumps(results, indent=2))

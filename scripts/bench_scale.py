@@ -81,12 +81,12 @@ def child(rows: int, seed: int, threads: int, workdir: Path, result_file: Path) 
     import torch
 
     torch.set_num_threads(threads)
-    from bacuda_research.data.features import DeclarationFeatures
-    from bacuda_research.data.schema import SchemaOptions, read_table, validate_declarations
-    from bacuda_research.data.split import time_split
-    from bacuda_research.data.synthetic import generate_declarations
-    from bacuda_research.models import xgb_stage
-    from bacuda_research.modules.date_module import split_tensors
+    from bacuda_research.declarations.features import DeclarationFeatures
+    from bacuda_research.declarations.schema import SchemaOptions, read_table, validate_declarations
+    from bacuda_research.declarations.split import time_split
+    from bacuda_research.declarations.synthetic import generate_declarations
+    from bacuda_research.fraud import xgb_stage
+    from bacuda_research.fraud.recipe import split_tensors
 
     st = Stages()
     path = workdir / f"declarations-{rows}.parquet"
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write_outputs(out: Path, results: list[dict], threads: int) -> None:
-    from bacuda_research.utils.io import write_json, write_text
+    from bacuda_research.core.io import write_json, write_text
 
     meta = {"command": "python scripts/bench_scale.py " + " ".join(sys.argv[1:]), "machine": machine(),
             "threads": threads, "load_after": " / ".join(f"{x:.2f}" for x in os.getloadavg()),

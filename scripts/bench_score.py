@@ -65,7 +65,7 @@ def machine(threads: int) -> dict:
                 break
     except OSError:
         pass
-    from bacuda_research.export.common import export_versions
+    from bacuda_research.bundle.common import export_versions
 
     return {"cpu": cpu, "logical_cpus": os.cpu_count(), "threads_used": threads, "python": platform.python_version(),
             "platform": platform.platform(), "versions": export_versions()}
@@ -75,22 +75,22 @@ def bench_date(run: str, bundle_dir: Path, rows: int, threads: int, repeat: int,
     import numpy as np
     import torch
 
-    from bacuda_research.data.schema import load_declarations
-    from bacuda_research.export import export_model
-    from bacuda_research.export.date import torch_outputs
-    from bacuda_research.models.date_predictor import DATEPredictor
-    from bacuda_research.paths import shared_path
-    from bacuda_research.score import load_bundle
+    from bacuda_research.declarations.schema import load_declarations
+    from bacuda_research.bundle.export import export_model
+    from bacuda_research.bundle.date_export import torch_outputs
+    from bacuda_research.fraud.predictor import DATEPredictor
+    from bacuda_research.core.paths import shared_path
+    from bacuda_research.bundle.runtime import load_bundle
 
     if not (bundle_dir / "manifest.json").is_file():
         export_model(run, bundle_dir, overwrite=True)
-    predictor = DATEPredictor.from_checkpoint(run)
+    predictor = DATEPredictor.from_run(run)
     for b in predictor.stage.boosters:
         b.set_param({"nthread": threads})
     bundle = load_bundle(bundle_dir, threads=threads)
     src = shared_path("data/date-synthetic/surrogate-imports-declarations.csv")
     if not src.is_file():
-        from bacuda_research.data.synthetic import generate_declarations
+        from bacuda_research.declarations.synthetic import generate_declarations
 
         src = Path(tempfile.mkdtemp()) / "declarations.csv"
         generate_declarations(rows, seed=7).to_csv(src, index=False)
@@ -167,15 +167,15 @@ def bench_hs(run: str, bundle_dir: Path, n: int, threads: int, repeat: int, batc
 
     import numpy as np
 
-    from bacuda_research.export import export_model
+    from bacuda_research.bundle.export import export_model
     from bacuda_research.hs.predict import HSPredictor
     from bacuda_research.hs.text import augment_title
-    from bacuda_research.score import load_bundle
+    from bacuda_research.bundle.runtime import load_bundle
 
     run, upgraded = current_hs_checkpoint(run, bundle_dir.parent)
     if not (bundle_dir / "manifest.json").is_file():
         export_model(run, bundle_dir, overwrite=True)
-    predictor = HSPredictor.load(run, threads=threads)
+    predictor = HSPredictor.from_run(run, threads=threads)
     predictor.batch_size = batch
     t0 = time.perf_counter()
     bundle = load_bundle(bundle_dir, threads=threads)
@@ -280,7 +280,7 @@ def main() -> int:
     md = markdown(result)
     print(md)
     if args.out:
-        from bacuda_research.utils.io import write_json, write_text
+        from bacuda_research.core.io import write_json, write_text
 
         write_json(f"{args.out}.json", result)
         write_text(f"{args.out}.md", md)

@@ -48,9 +48,9 @@ def main() -> None:
     import xgboost as xgb
     from omegaconf import OmegaConf
 
-    from bacuda_research.declarations import build_datamodule
+    from bacuda_research.fraud.task import build_datamodule
     from bacuda_research.metrics.selection import top_percent_metrics
-    from bacuda_research.models.date_predictor import DATEPredictor
+    from bacuda_research.fraud.predictor import DATEPredictor
 
     params = dict(n_estimators=300, max_depth=6, learning_rate=0.05, tree_method="hist",
                   nthread=args.threads, random_state=0)
@@ -61,7 +61,7 @@ def main() -> None:
         dm = build_datamodule(cfg)
         dm.setup()
         train, valid = dm.splits["train"], dm.splits["valid"]
-        out = DATEPredictor.from_checkpoint(run / "checkpoints" / "best.ckpt").predict(valid.frame)
+        out = DATEPredictor.from_run(run / "checkpoints" / "best.ckpt").predict(valid.frame)
         p = out["prob"]
         illicit = train.illicit == 1
         log_all = xgb.XGBRegressor(**params).fit(train.X, np.log1p(train.revenue)).predict(valid.X)
@@ -73,7 +73,7 @@ def main() -> None:
             rankings["run's DATE_REV"] = out["rev_score"]
         if cfg.model.net.get("revenue_head") == "hurdle":
             network_cond = out["rev_head"] / np.maximum(p, 1e-12)
-            scale = DATEPredictor.from_checkpoint(run / "checkpoints" / "best.ckpt").revenue_scale
+            scale = DATEPredictor.from_run(run / "checkpoints" / "best.ckpt").revenue_scale
             rankings["p x expm1(network)"] = p * np.expm1(network_cond * scale)
         for name, score in rankings.items():
             m = top_percent_metrics(score, valid.illicit, valid.revenue, PERCENTS)
@@ -88,7 +88,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.out:
-        from bacuda_research.utils.io import write_json, write_text
+        from bacuda_research.core.io import write_json, write_text
 
         cmd = "python scripts/expected_revenue_check.py " + " ".join(args.runs)
         write_text(f"{args.out}.md", "## DATE_REV rankings on the validation split (never test)\n\n"

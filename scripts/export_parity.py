@@ -48,13 +48,13 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from bacuda_research.data.schema import load_declarations
-    from bacuda_research.export import export_model
-    from bacuda_research.export.date import torch_outputs
+    from bacuda_research.declarations.schema import load_declarations
+    from bacuda_research.bundle.export import export_model
+    from bacuda_research.bundle.date_export import torch_outputs
     from bacuda_research.metrics.selection import rank_desc
-    from bacuda_research.models.date_predictor import DATEPredictor
-    from bacuda_research.score import load_bundle
-    from bacuda_research.utils.io import sha256_file, write_json
+    from bacuda_research.fraud.predictor import DATEPredictor
+    from bacuda_research.bundle.runtime import load_bundle
+    from bacuda_research.core.io import sha256_file, write_json
 
     run = Path(args.run)
     report = json.loads((run / "report.json").read_text())
@@ -63,7 +63,7 @@ def main() -> int:
     manifest = export_model(run, bundle_dir, overwrite=True)
     export_s = time.perf_counter() - t0
 
-    predictor = DATEPredictor.from_checkpoint(run)
+    predictor = DATEPredictor.from_run(run)
     bundle = load_bundle(bundle_dir, threads=args.threads)
     data_path = report["data"]["path"] if isinstance(report.get("data"), dict) and report["data"].get("path") \
         else report["config"]["data"]["path"]

@@ -36,7 +36,7 @@ def check_features(run: Path, report: dict, module) -> dict:
     """Rebuild the run's training texts and compare today's featuriser with the checkpoint's buffers."""
     from omegaconf import OmegaConf
 
-    from bacuda_research.hs.pipeline import add_noisy_copies, build_data
+    from bacuda_research.hs.task import add_noisy_copies, build_data
     from bacuda_research.hs.tfidf import LexicalFeaturizer
 
     cfg = OmegaConf.create(report["config"])
@@ -72,13 +72,13 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from bacuda_research.export import export_model
-    from bacuda_research.export.hs import _ONNXHS, random_batch, random_rows, torch_outputs
+    from bacuda_research.bundle.export import export_model
+    from bacuda_research.bundle.hs_export import _ONNXHS, random_batch, random_rows, torch_outputs
     from bacuda_research.hs.predict import HSPredictor
     from bacuda_research.hs.tfidf import bag_sum
     from bacuda_research.hs.train import predict_texts
-    from bacuda_research.score import load_bundle
-    from bacuda_research.utils.io import sha256_file, write_json
+    from bacuda_research.bundle.runtime import load_bundle
+    from bacuda_research.core.io import sha256_file, write_json
 
     run = Path(args.run)
     report = json.loads((run / "report.json").read_text())
@@ -89,7 +89,7 @@ def main() -> int:
     export_s = time.perf_counter() - t0
     manifest = json.loads((bundle_dir / "manifest.json").read_text())
 
-    predictor = HSPredictor.load(run, threads=args.threads)
+    predictor = HSPredictor.from_run(run, threads=args.threads)
     module = predictor.module
     features = check_features(run, report, module) if int(module.hparams.lexical_bits) else None
     t0 = time.perf_counter()

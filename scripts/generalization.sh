@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=experiments/generalization
 for s in "${@:-11 12 13}"; do
-  file=$(python -c "from bacuda_research.data.synthetic import synthetic_file; print(synthetic_file('.cache/bacuda_research', rows=100000, seed=$s))")
+  file=$(python -c "from bacuda_research.declarations.synthetic import synthetic_file; print(synthetic_file('.cache/bacuda_research', rows=100000, seed=$s))")
   bacuda-train experiment=date_synthetic data.path="$file" threads=1 trainer.enable_progress_bar=false \
     predictions_file=null hydra.run.dir=$out/gen$s/date
   # the same network with DATE_REV ranked by the revenue head, as in the paper (model.revenue_ranking=head)

@@ -54,7 +54,7 @@ def _words(text: str) -> list[str]:
 def make(out: Path, n: int, seed: int) -> None:
     import pandas as pd
 
-    from bacuda_research.config import compose
+    from bacuda_research.core.config import compose
     from bacuda_research.hs.nomenclature import load_nomenclature
 
     cfg = compose(["data=hs_public"])
@@ -86,7 +86,7 @@ def make(out: Path, n: int, seed: int) -> None:
         rows.append({"text": title, "attributes": json.dumps(attrs), "category": " > ".join(cat), "code": code + "0000",
                      "origin_of_row": "GENERATED from HS 2022 texts (sanity check, not a benchmark)"})
     df = pd.DataFrame(rows)
-    from bacuda_research.utils.io import write_text
+    from bacuda_research.core.io import write_text
 
     write_text(out, df.to_csv(index=False))
     print(f"{len(df)} generated rows -> {out}", file=sys.stderr)

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     text = render(load(args.runs))
     if args.output:
-        from bacuda_research.utils.io import write_text
+        from bacuda_research.core.io import write_text
 
         write_text(args.output, text)
     else:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bacuda_research.reports.tables import (  # noqa: E402
+from bacuda_research.bench.tables import (  # noqa: E402
     DATE_METRICS, HS_METRICS, aggregate, check_consistent, check_same_config, find_reports, load_rows,
     to_markdown,
 )
-from bacuda_research.utils.io import write_text  # noqa: E402
+from bacuda_research.core.io import write_text  # noqa: E402
 
 
 def main() -> None:
@@ -73,7 +73,7 @@ def main() -> None:
     if args.plot:
         if not args.out:
             sys.exit("--plot needs --out")
-        from bacuda_research.reports.plots import plot_hs_levels, plot_selection_curves
+        from bacuda_research.bench.plots import plot_hs_levels, plot_selection_curves
 
         png = (plot_selection_curves(df, args.group, f"{args.out}.png", facet=args.plot_facet, title=args.title)
                or plot_hs_levels(df, args.group, f"{args.out}.png", title=args.title))

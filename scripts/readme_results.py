@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bacuda_research.utils.io import write_text  # noqa: E402
+from bacuda_research.core.io import write_text  # noqa: E402
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 TABLES = [

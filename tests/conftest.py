@@ -29,7 +29,7 @@ def _cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def compose_small():
     """Compose the train config on small synthetic data, CSV logging only."""
-    from bacuda_research.config import compose
+    from bacuda_research.core.config import compose
 
     def _compose(*overrides: str):
         other_data = any(o.startswith("data=") and o != "data=synthetic" for o in overrides)
@@ -41,7 +41,7 @@ def compose_small():
 
 def shared_file(relative: str) -> Path:
     """A shared data file, or skip the test with the reason."""
-    from bacuda_research.paths import shared_path
+    from bacuda_research.core.paths import shared_path
 
     path = shared_path(relative)
     if not path.exists():

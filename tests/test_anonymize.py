@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from bacuda_research.cli.anonymize import main as anonymize_main
-from bacuda_research.data.anonymize import AnonymizationError, pseudonymize, read_key
-from bacuda_research.data.schema import SchemaOptions, load_declarations
+from bacuda_research.declarations.anonymize import AnonymizationError, pseudonymize, read_key
+from bacuda_research.declarations.schema import SchemaOptions, load_declarations
 
 KEY = b"correct horse battery staple 42!"  # 32 bytes of text: easy to search for in output bytes
 OTHER_KEY = b"another secret key, also 32 byte"
@@ -177,7 +177,7 @@ def test_bad_input_and_options_leave_no_output(tmp_path: Path, key_file: Path, c
 
 def test_synthetic_round_trip(tmp_path: Path, key_file: Path) -> None:
     """A realistic file from the project's generator anonymises and re-validates unchanged in shape."""
-    synthetic = pytest.importorskip("bacuda_research.data.synthetic")
+    synthetic = pytest.importorskip("bacuda_research.declarations.synthetic")
     df = synthetic.generate_declarations(rows=2000, seed=3)
     src = _csv(df, tmp_path / "syn.csv")
     out = tmp_path / "syn_anon.parquet"

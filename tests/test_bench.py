@@ -8,7 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from bacuda_research import bench
+from bacuda_research.bench import suites as bench
 from bacuda_research.cli.bench import main as bench_main
 
 
@@ -119,7 +119,7 @@ def _fake_run(root, name, seed, sha="a" * 64, depth=4, prec=0.5):
 
 
 def test_table_refuses_other_config_or_data_naming_the_report(tmp_path):
-    from bacuda_research.reports.tables import check_consistent, check_same_config, find_reports, load_rows
+    from bacuda_research.bench.tables import check_consistent, check_same_config, find_reports, load_rows
 
     group = ["model.name", "features.risk_flags"]
     for s in range(3):
@@ -142,8 +142,8 @@ def test_table_refuses_other_config_or_data_naming_the_report(tmp_path):
 
 
 def test_plots_are_written(tmp_path):
-    from bacuda_research.reports.plots import plot_hs_levels, plot_selection_curves, selection_percents
-    from bacuda_research.reports.tables import find_reports, load_rows
+    from bacuda_research.bench.plots import plot_hs_levels, plot_selection_curves, selection_percents
+    from bacuda_research.bench.tables import find_reports, load_rows
 
     for s in range(2):
         _fake_run(tmp_path / "runs", f"m-s{s}", s)

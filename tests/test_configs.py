@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bacuda_research.config import compose
-from bacuda_research.paths import CONF_DIR
+from bacuda_research.core.config import compose
+from bacuda_research.core.paths import CONF_DIR
 
 CONF = Path(CONF_DIR)
 DECLARATION_MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if not p.stem.startswith("hs_"))
@@ -25,7 +25,7 @@ def test_every_experiment_composes(experiment):
 
 @pytest.mark.parametrize("model", DECLARATION_MODELS)
 def test_declaration_model_keys_are_read_by_the_code(model):
-    from bacuda_research.models.date import DATE
+    from bacuda_research.fraud.network import DATE
 
     cfg = compose([f"model={model}"])
     m = cfg.model
@@ -47,7 +47,7 @@ def test_unknown_override_is_an_error():
 
 
 def test_data_configs_share_the_column_contract():
-    from bacuda_research.data.schema import CANONICAL
+    from bacuda_research.declarations.schema import CANONICAL
 
     for name in ("synthetic", "date_synthetic", "file"):
         cfg = compose([f"data={name}"] + (["data.path=x.csv"] if name == "file" else []))

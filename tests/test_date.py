@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from bacuda_research.models.date import DATE
-from bacuda_research.pipeline import run
+from bacuda_research.fraud.network import DATE
+from bacuda_research.run import run
 
 # recorded with torch 2.13.0 (constraints.txt), 1 thread; RAdam's first un-rectified steps rise slightly
 GOLDEN = [1.4019715785980225, 1.4108246564865112, 1.420702338218689, 1.4314284324645996]
@@ -45,7 +45,7 @@ def test_unseen_importer_and_item_are_zero_vectors():
 
 def test_batched_self_attention_equals_per_head_reference():
     """The batched kernel computes what the reference's per-head products compute."""
-    from bacuda_research.models.date import LeafSelfAttention
+    from bacuda_research.fraud.network import LeafSelfAttention
 
     torch.manual_seed(1)
     att = LeafSelfAttention(8, 2)
@@ -63,7 +63,7 @@ def test_batched_self_attention_equals_per_head_reference():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_lean_cpu_backward_is_bitwise_autograd(dtype, monkeypatch):
     """The self-attention's lean CPU backward gives exactly autograd's gradients and training."""
-    from bacuda_research.models.date import LeafSelfAttention
+    from bacuda_research.fraud.network import LeafSelfAttention
 
     torch.manual_seed(3)
     net = DATE(n_leaves=300, n_trees=20, n_importers=30, n_items=20, dim=16, heads=4,
@@ -99,7 +99,7 @@ def test_lean_cpu_backward_is_bitwise_autograd(dtype, monkeypatch):
 
 @pytest.fixture(scope="module")
 def date_run(tmp_path_factory):
-    from bacuda_research.config import compose
+    from bacuda_research.core.config import compose
 
     path = tmp_path_factory.mktemp("date_run")
     report = run(compose(["logger=csv", *TINY]), path)
@@ -113,7 +113,7 @@ def test_date_run_reports_cls_and_rev_and_explains(date_run):
               "test/rev/revenue@1", "test/rev/revenue@10"):
         assert k in m
     assert (path / "DONE").exists() and (path / "checkpoints" / "best.ckpt").exists()
-    from bacuda_research import kernels
+    from bacuda_research.fraud import kernels
 
     # which self-attention ran, and what built the native kernel (results can depend on the compiler)
     assert report["attention_kernel"] == ("native" if kernels.available() else "sdpa")
@@ -129,7 +129,7 @@ def test_date_run_reports_cls_and_rev_and_explains(date_run):
 
 
 def test_same_seed_identical_metrics(tmp_path, date_run):
-    from bacuda_research.config import compose
+    from bacuda_research.core.config import compose
 
     _, first = date_run
     again = run(compose(["logger=csv", *TINY]), tmp_path)
@@ -138,7 +138,7 @@ def test_same_seed_identical_metrics(tmp_path, date_run):
 
 def golden_losses(steps: int = 4) -> list[float]:
     """Losses of the first optimizer steps of a seeded DATEModule on a fixed batch."""
-    from bacuda_research.modules.date_module import DATEModule
+    from bacuda_research.fraud.module import DATEModule
 
     torch.manual_seed(1234)
     module = DATEModule(net={"n_leaves": 64, "n_trees": 10, "n_importers": 20, "n_items": 15, "dim": 8, "heads": 2},
@@ -166,22 +166,22 @@ def test_golden_losses_of_first_steps():
 
 def test_checkpoint_from_before_the_native_kernel_scores_with_sdpa(date_run, tmp_path):
     """A checkpoint without model.net.attention_kernel was trained with PyTorch's attention: it scores with it."""
-    from bacuda_research.models.date_predictor import DATEPredictor
+    from bacuda_research.fraud.predictor import DATEPredictor
 
     path, _ = date_run
     ckpt = torch.load(path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
-    assert DATEPredictor.from_checkpoint(path).net.self_att.kernel == ckpt["hyper_parameters"]["net"]["attention_kernel"]
+    assert DATEPredictor.from_run(path).net.self_att.kernel == ckpt["hyper_parameters"]["net"]["attention_kernel"]
     del ckpt["hyper_parameters"]["net"]["attention_kernel"]
     torch.save(ckpt, tmp_path / "old.ckpt")
-    assert DATEPredictor.from_checkpoint(tmp_path / "old.ckpt").net.self_att.kernel == "sdpa"
+    assert DATEPredictor.from_run(tmp_path / "old.ckpt").net.self_att.kernel == "sdpa"
 
 
 def test_checkpoint_scores_raw_file_without_hydra(date_run, tmp_path):
     """The checkpoint alone (weights_only) reproduces the run's test scores on the raw file."""
-    from bacuda_research.models.date_predictor import DATEPredictor
+    from bacuda_research.fraud.predictor import DATEPredictor
 
     path, report = date_run
-    predictor = DATEPredictor.from_checkpoint(path)
+    predictor = DATEPredictor.from_run(path)
     raw = pd.read_csv(report["data"]["path"])
     scored = predictor.score(predictor_frame(predictor, raw))
     preds = pd.read_csv(path / "predictions.csv")
@@ -199,7 +199,7 @@ def test_checkpoint_scores_raw_file_without_hydra(date_run, tmp_path):
 
 
 def predictor_frame(predictor, raw: pd.DataFrame) -> pd.DataFrame:
-    from bacuda_research.data.schema import validate_declarations
+    from bacuda_research.declarations.schema import validate_declarations
 
     return validate_declarations(raw.astype(str), "<memory>", predictor.schema)
 
@@ -207,7 +207,7 @@ def predictor_frame(predictor, raw: pd.DataFrame) -> pd.DataFrame:
 def test_resume_refuses_another_config(date_run, tmp_path):
     import shutil
 
-    from bacuda_research.config import compose
+    from bacuda_research.core.config import compose
 
     path, _ = date_run
     target = tmp_path / "copy"
@@ -235,7 +235,7 @@ def test_explain_cli_prints_rules_and_refuses_unknown_ids(date_run, tmp_path, ca
 
 def test_eval_reproduces_training_metrics(date_run, tmp_path):
     from bacuda_research.cli.evaluate import evaluate
-    from bacuda_research.config import compose
+    from bacuda_research.core.config import compose
 
     path, report = date_run
     cfg = compose([f"model_path={path}", "data=synthetic", "data.synthetic.rows=3000"], config_name="eval")
@@ -246,7 +246,7 @@ def test_eval_reproduces_training_metrics(date_run, tmp_path):
 
 
 def test_divergence_is_an_error_not_nan_metrics():
-    from bacuda_research.modules.date_module import DATEModule
+    from bacuda_research.fraud.module import DATEModule
 
     module = DATEModule(net={"n_leaves": 8, "n_trees": 2, "n_importers": 3, "n_items": 3, "dim": 4, "heads": 2})
     batch = {"leaves": torch.ones(4, 2, dtype=torch.long), "importer": torch.ones(4, dtype=torch.long),
@@ -261,8 +261,8 @@ def test_tree_init_starts_at_the_boosters_predictions():
     score the regressor's prediction in the revenue head's units, row by row."""
     import xgboost as xgb
 
-    from bacuda_research.models import xgb_stage
-    from bacuda_research.modules.date_module import tree_init_values
+    from bacuda_research.fraud import xgb_stage
+    from bacuda_research.fraud.recipe import tree_init_values
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 5))
@@ -307,10 +307,10 @@ def test_expected_revenue_ranking(date_run, tmp_path):
     """model.revenue_ranking=expected: same network and DATE_CLS metrics as the head ranking;
     DATE_REV ranks by P(illicit) x E[revenue | illicit], reported, written and reproduced by the
     checkpoint and by its exported bundle."""
-    from bacuda_research.config import compose
-    from bacuda_research.export import export_model
+    from bacuda_research.core.config import compose
+    from bacuda_research.bundle.export import export_model
     from bacuda_research.metrics.selection import top_percent_metrics
-    from bacuda_research.models.date_predictor import DATEPredictor
+    from bacuda_research.fraud.predictor import DATEPredictor
 
     _, head = date_run
     report = run(compose(["logger=csv", *TINY, "model.revenue_ranking=expected",
@@ -319,7 +319,7 @@ def test_expected_revenue_ranking(date_run, tmp_path):
     assert cls_keys and all(report["metrics"][k] == head["metrics"][k] for k in cls_keys)
     assert any(report["metrics"][k] != head["metrics"][k] for k in report["metrics"] if k.startswith("test/rev/revenue"))
 
-    predictor = DATEPredictor.from_checkpoint(tmp_path)
+    predictor = DATEPredictor.from_run(tmp_path)
     assert predictor.revenue_given_illicit is not None
     preds = pd.read_csv(tmp_path / "predictions.csv")
     test = preds[preds.split == "test"].set_index("sgd.id")
@@ -335,7 +335,7 @@ def test_expected_revenue_ranking(date_run, tmp_path):
     for k in (1, 2, 5, 10):
         assert m[f"revenue@{k}"] == pytest.approx(report["metrics"][f"test/rev/revenue@{k}"], abs=1e-9)
     # the bundle (torch-free runtime) carries the conditional booster and ranks the same way
-    from bacuda_research.score import load_bundle
+    from bacuda_research.bundle.runtime import load_bundle
 
     export_model(tmp_path, tmp_path / "bundle")
     bout = load_bundle(tmp_path / "bundle").predict(frame)

@@ -16,8 +16,8 @@ import warnings
 import pytest
 import torch
 
-from bacuda_research.data.datamodule import DeclarationsDataModule, TensorBatches
-from bacuda_research.modules.date_module import DATEModule
+from bacuda_research.fraud.datamodule import DeclarationsDataModule, TensorBatches
+from bacuda_research.fraud.module import DATEModule
 
 N_TRAIN, N_EVAL, BATCH = 640, 300, 32  # 640 / 32 = 20 optimizer steps in one epoch
 
@@ -52,8 +52,8 @@ def _module() -> DATEModule:
 
 
 def _trainer(tmp_path, devices: int, **kw):
-    from bacuda_research.config import compose
-    from bacuda_research.training import build_trainer
+    from bacuda_research.core.config import compose
+    from bacuda_research.core.training import build_trainer
 
     cfg = compose(["trainer=ddp", "logger=csv"])
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == 2
@@ -128,7 +128,7 @@ def test_ddp_two_processes_match_one(tmp_path, splits, one_thread):
 def test_only_rank_zero_writes_run_outputs(tmp_path, compose_small, monkeypatch):
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from bacuda_research.pipeline import run
+    from bacuda_research.run import run
 
     cfg = compose_small("model=risky", "debug=fast")
     monkeypatch.setattr(rank_zero_only, "rank", 1)

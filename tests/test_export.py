@@ -25,9 +25,9 @@ TINY_DATE = ("model=date", "data.synthetic.rows=3000", "trainer.max_epochs=1", "
 @pytest.fixture(scope="module")
 def date_run(tmp_path_factory):
     """A DATE run (1 epoch, two boosters, dense branch) and its bundle."""
-    from bacuda_research.config import compose
-    from bacuda_research.export import export_model
-    from bacuda_research.pipeline import run
+    from bacuda_research.core.config import compose
+    from bacuda_research.bundle.export import export_model
+    from bacuda_research.run import run
 
     root = tmp_path_factory.mktemp("date_export")
     report = run(compose(["logger=csv", *TINY_DATE]), root / "run")
@@ -38,7 +38,7 @@ def date_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hs_run(tmp_path_factory):
     """A tiny HS classifier from a config (random weights, kNN vote on) as a checkpoint, and its bundle."""
-    from bacuda_research.export import export_model
+    from bacuda_research.bundle.export import export_model
     from bacuda_research.hs.models import small_bert_config
     from bacuda_research.hs.module import HSLitModule
     from bacuda_research.hs.nomenclature import load_nomenclature
@@ -67,7 +67,7 @@ def hs_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hs_lex_run(hs_run):
     """The same tiny classifier with the lexical side (hashed TF-IDF bag + lexical kNN vote), and its bundle."""
-    from bacuda_research.export import export_model
+    from bacuda_research.bundle.export import export_model
     from bacuda_research.hs.module import HSLitModule
     from bacuda_research.hs.tfidf import LexicalFeaturizer
 
@@ -96,7 +96,7 @@ def hs_lex_run(hs_run):
 
 
 def _frame(schema, raw: pd.DataFrame) -> pd.DataFrame:
-    from bacuda_research.data.schema import validate_declarations
+    from bacuda_research.declarations.schema import validate_declarations
 
     return validate_declarations(raw.astype(str), "<memory>", schema)
 
@@ -112,13 +112,13 @@ def assert_same_ranks(rank_a: np.ndarray, rank_b: np.ndarray, scores: np.ndarray
 
 # -- DATE ----------------------------------------------------------------------------------------
 def test_date_onnx_matches_pytorch_on_random_and_real_inputs(date_run):
-    from bacuda_research.export.date import random_inputs, torch_outputs
-    from bacuda_research.models.date_predictor import DATEPredictor
-    from bacuda_research.score import load_bundle
+    from bacuda_research.bundle.date_export import random_inputs, torch_outputs
+    from bacuda_research.fraud.predictor import DATEPredictor
+    from bacuda_research.bundle.runtime import load_bundle
 
     run_dir, report, bundle_dir, manifest = date_run
     assert max(manifest["parity"]["max_abs_diff"].values()) <= 1e-5
-    predictor, bundle = DATEPredictor.from_checkpoint(run_dir), load_bundle(bundle_dir, threads=1)
+    predictor, bundle = DATEPredictor.from_run(run_dir), load_bundle(bundle_dir, threads=1)
     n_trees = predictor.encoder.n_trees
     real = {k: v.numpy() for k, v in predictor.inputs(_frame(predictor.schema, pd.read_csv(report["data"]["path"]))).items()}
     cases = [random_inputs(predictor.net, n_trees, n, seed=n) for n in (1, 3, 700)] + [real]
@@ -130,11 +130,11 @@ def test_date_onnx_matches_pytorch_on_random_and_real_inputs(date_run):
 
 
 def test_date_bundle_scores_equal_the_trained_model(date_run):
-    from bacuda_research.models.date_predictor import DATEPredictor
-    from bacuda_research.score import load_bundle
+    from bacuda_research.fraud.predictor import DATEPredictor
+    from bacuda_research.bundle.runtime import load_bundle
 
     run_dir, report, bundle_dir, _ = date_run
-    predictor, bundle = DATEPredictor.from_checkpoint(run_dir), load_bundle(bundle_dir)
+    predictor, bundle = DATEPredictor.from_run(run_dir), load_bundle(bundle_dir)
     df = _frame(predictor.schema, pd.read_csv(report["data"]["path"]))
     want, got = predictor.score(df), bundle.score(df, top_k=3)
     assert list(got["sgd.id"]) == list(want["sgd.id"])
@@ -154,7 +154,7 @@ def test_date_bundle_scores_equal_the_trained_model(date_run):
 
 
 def test_date_bundle_handles_unknown_importers_codes_and_leaves(date_run):
-    from bacuda_research.score import load_bundle
+    from bacuda_research.bundle.runtime import load_bundle
 
     _, report, bundle_dir, _ = date_run
     bundle = load_bundle(bundle_dir)
@@ -176,8 +176,8 @@ def test_date_bundle_handles_unknown_importers_codes_and_leaves(date_run):
 
 
 def test_date_input_is_validated_with_the_training_errors(date_run, tmp_path):
-    from bacuda_research.data.schema import DataValidationError, load_declarations
-    from bacuda_research.score import load_bundle
+    from bacuda_research.declarations.schema import DataValidationError, load_declarations
+    from bacuda_research.bundle.runtime import load_bundle
 
     _, report, bundle_dir, _ = date_run
     bundle = load_bundle(bundle_dir)
@@ -250,8 +250,8 @@ def test_manifest_and_model_card(date_run):
 @pytest.mark.parametrize("damage", ["modify", "truncate", "delete", "extra"])
 def test_damaged_bundle_is_refused_naming_the_file(date_run, tmp_path, damage, capsys):
     from bacuda_research.cli.score import main as score_main
-    from bacuda_research.export.bundle import BundleError
-    from bacuda_research.score import load_bundle
+    from bacuda_research.bundle.format import BundleError
+    from bacuda_research.bundle.runtime import load_bundle
 
     _, report, bundle_dir, _ = date_run
     bad = tmp_path / "bundle"
@@ -283,7 +283,7 @@ def test_damaged_bundle_is_refused_naming_the_file(date_run, tmp_path, damage, c
 
 
 def test_bundle_writing_is_atomic_and_refuses_other_file_types(tmp_path):
-    from bacuda_research.export.bundle import BundleError, read_manifest, write_bundle
+    from bacuda_research.bundle.format import BundleError, read_manifest, write_bundle
 
     def boom(folder: Path) -> dict:
         (folder / "model.onnx").write_bytes(b"partial")
@@ -302,9 +302,9 @@ def test_bundle_writing_is_atomic_and_refuses_other_file_types(tmp_path):
 
 # -- HS ------------------------------------------------------------------------------------------
 def test_hs_onnx_logits_match_pytorch(hs_run):
-    from bacuda_research.export.hs import _ONNXHS, random_batch, torch_outputs
+    from bacuda_research.bundle.hs_export import _ONNXHS, random_batch, torch_outputs
     from bacuda_research.hs.module import HSLitModule
-    from bacuda_research.score import load_bundle
+    from bacuda_research.bundle.runtime import load_bundle
 
     run_dir, bundle_dir, manifest, nom = hs_run
     assert max(manifest["parity"]["max_abs_diff"].values()) <= 1e-4
@@ -323,12 +323,13 @@ def test_hs_onnx_logits_match_pytorch(hs_run):
 def test_hs_bundle_predicts_like_the_checkpoint(hs_run, tmp_path, capsys):
     from bacuda_research.cli.hs import main as hs_main
     from bacuda_research.cli.score import main as score_main
+    from bacuda_research.bundle.runtime import load_model
     from bacuda_research.hs.predict import HSPredictor
 
     run_dir, bundle_dir, manifest, nom = hs_run
     texts = [nom.describe(c) for c in nom.hs6] + ["knitted cotton shirts", "", "obsolete gadget"]
-    want = HSPredictor.load(run_dir).predict(texts, top_k=5)
-    got = HSPredictor.load(bundle_dir).predict(texts, top_k=5)  # bacuda-hs accepts a bundle folder
+    want = HSPredictor.from_run(run_dir).predict(texts, top_k=5)
+    got = load_model(bundle_dir).predict(texts, top_k=5)  # bacuda-hs accepts a bundle folder
     for w, g in zip(want, got):
         np.testing.assert_allclose([s.probability for s in g], [s.probability for s in w], atol=1e-5)
         top_w = [s.hs6 for s in w]
@@ -353,8 +354,9 @@ def test_hs_bundle_predicts_like_the_checkpoint(hs_run, tmp_path, capsys):
 
 def test_hs_lexical_knn_only_bundle(hs_run, tmp_path):
     """lexical.dim=0: no bag (the graph keeps two inputs), only the lexical kNN vote is mixed in."""
-    from bacuda_research.export import export_model
+    from bacuda_research.bundle.export import export_model
     from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.bundle.runtime import load_model
     from bacuda_research.hs.predict import HSPredictor
     from bacuda_research.hs.tfidf import LexicalFeaturizer
     from bacuda_research.hs.train import predict_texts
@@ -372,7 +374,7 @@ def test_hs_lexical_knn_only_bundle(hs_run, tmp_path):
     torch.save(ckpt, tmp_path / "knn.ckpt")
     manifest = export_model(tmp_path / "knn.ckpt", tmp_path / "bundle")
     assert manifest["model"]["lexical"] == {"features": 128, "dim": 0, "index_rows": len(texts)}
-    bundle = HSPredictor.load(tmp_path / "bundle")
+    bundle = load_model(tmp_path / "bundle")
     queries = texts + ["knitted cotton shirts", "welded steel tubes"]
     parts = bundle.components(queries)
     tied = parts["lexical_knn_tied"]
@@ -425,13 +427,13 @@ def test_bundle_equals_trained_model_on_shared_test_split(date_run):
 
     The full-size figure (a model trained on the shared file) comes from scripts/export_parity.py.
     """
-    from bacuda_research.data.schema import load_declarations
-    from bacuda_research.models.date_predictor import DATEPredictor
-    from bacuda_research.score import load_bundle
+    from bacuda_research.declarations.schema import load_declarations
+    from bacuda_research.fraud.predictor import DATEPredictor
+    from bacuda_research.bundle.runtime import load_bundle
 
     path = shared_file(SHARED_DATE_FILE)
     run_dir, _, bundle_dir, _ = date_run
-    predictor, bundle = DATEPredictor.from_checkpoint(run_dir), load_bundle(bundle_dir)
+    predictor, bundle = DATEPredictor.from_run(run_dir), load_bundle(bundle_dir)
     df = load_declarations(path, predictor.schema)
     df = df[df["sgd.date"] >= "2013-11-01"].reset_index(drop=True)
     want, got = predictor.predict(df), bundle.predict(df)
@@ -446,9 +448,9 @@ def test_hs_lexical_onnx_matches_pytorch_with_the_bag_outside_the_graph(hs_lex_r
     import onnx
     from safetensors.numpy import load_file
 
-    from bacuda_research.export.hs import _ONNXHS, random_batch, random_rows, torch_outputs
+    from bacuda_research.bundle.hs_export import _ONNXHS, random_batch, random_rows, torch_outputs
     from bacuda_research.hs.module import HSLitModule
-    from bacuda_research.score import load_bundle
+    from bacuda_research.bundle.runtime import load_bundle
 
     run_dir, bundle_dir, manifest, nom = hs_lex_run
     assert max(manifest["parity"]["max_abs_diff"].values()) <= 1e-4
@@ -482,12 +484,13 @@ def test_hs_lexical_onnx_matches_pytorch_with_the_bag_outside_the_graph(hs_lex_r
 def test_hs_lexical_bundle_predicts_like_the_checkpoint(hs_lex_run, tmp_path, capsys):
     from bacuda_research.cli.hs import main as hs_main
     from bacuda_research.cli.score import main as score_main
+    from bacuda_research.bundle.runtime import load_model
     from bacuda_research.hs.predict import HSPredictor
     from bacuda_research.hs.train import predict_texts
 
     run_dir, bundle_dir, manifest, nom = hs_lex_run
     texts = [nom.describe(c) for c in nom.hs6] + ["knitted cotton shirts", "obsolete gadget", "Steel TUBES, welded", ""]
-    checkpoint, bundle = HSPredictor.load(run_dir), HSPredictor.load(bundle_dir)
+    checkpoint, bundle = HSPredictor.from_run(run_dir), load_model(bundle_dir)
     want = predict_texts(checkpoint.module, texts).numpy()
     parts = bundle.components(texts)
     assert set(parts) >= {"heads", "embed_knn", "lexical_knn", "lexical_knn_tied"}

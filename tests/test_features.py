@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bacuda_research.data.features import PROFILES, DeclarationFeatures, add_derived, risky_categories
-from bacuda_research.data.schema import load_declarations
-from bacuda_research.data.split import time_split
-from bacuda_research.data.synthetic import generate_declarations
+from bacuda_research.declarations.features import PROFILES, DeclarationFeatures, add_derived, risky_categories
+from bacuda_research.declarations.schema import load_declarations
+from bacuda_research.declarations.split import time_split
+from bacuda_research.declarations.synthetic import generate_declarations
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from bacuda_research.config import compose
+from bacuda_research.core.config import compose
 from bacuda_research.hs.synthetic import fixture_overrides, write_fixture
-from bacuda_research.pipeline import run
+from bacuda_research.run import run
 
 
 FAST = ["logger=csv", "trainer.enable_progress_bar=false", "data.augment_copies=1"]
@@ -54,7 +54,7 @@ def test_tiny_run_writes_report_with_contract_keys(tiny_run):
 
 def test_checkpoint_describes_itself_and_reproduces_metrics(tiny_run):
     from bacuda_research.hs.module import HSLitModule
-    from bacuda_research.hs.pipeline import evaluate
+    from bacuda_research.hs.task import evaluate
     from bacuda_research.hs.predict import HSPredictor
     from bacuda_research.hs.train import predict_texts
 
@@ -67,9 +67,9 @@ def test_checkpoint_describes_itself_and_reproduces_metrics(tiny_run):
     m = evaluate(probs, bench, module.nom, "bench/all")
     assert m["bench/all/hs6/acc@1"] == pytest.approx(report["metrics"]["bench/all/hs6/acc@1"])
     # the predictor (run folder) gives the same ranking as the training-time evaluation
-    top = HSPredictor.load(run_dir).predict(list(bench["text"][:5]), top_k=3)
+    top = HSPredictor.from_run(run_dir).predict(list(bench["text"][:5]), top_k=3)
     assert [s[0].hs6 for s in top] == list(bench["pred1"][:5])
-    assert all(abs(sum(x.probability for x in HSPredictor.load(run_dir).predict_one(t, top_k=36)) - 1) < 1e-4
+    assert all(abs(sum(x.probability for x in HSPredictor.from_run(run_dir).predict_one(t, top_k=36)) - 1) < 1e-4
                for t in bench["text"][:2])
 
 

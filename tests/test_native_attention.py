@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bacuda_research import kernels
-from bacuda_research.models import date as date_mod
-from bacuda_research.models.date import DATE, LeafSelfAttention
+from bacuda_research.fraud import kernels
+from bacuda_research.fraud import network as date_mod
+from bacuda_research.fraud.network import DATE, LeafSelfAttention
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="no working C compiler: the native kernel cannot be built")
 
@@ -139,7 +139,7 @@ def test_build_is_cached_and_atomic(monkeypatch, tmp_path):
 
 def test_bench_identity_of_runs_recorded_before_the_kernel():
     """Runs recorded before model.net.attention_kernel existed ran sdpa; without self-attention the key is moot."""
-    from bacuda_research.bench import config_identity
+    from bacuda_research.bench.suites import config_identity
 
     def cfg(self_attention: bool, kernel: str | None) -> dict:
         net = {"self_attention": self_attention, **({"attention_kernel": kernel} if kernel else {})}

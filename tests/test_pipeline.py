@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from bacuda_research.pipeline import run
+from bacuda_research.run import run
 
 BASELINES = ["random", "risky", "xgboost", "xgb_lr", "xgb_revenue"]
 
@@ -46,7 +46,7 @@ def test_same_seed_same_metrics(compose_small, tmp_path):
 
 
 def test_parquet_predictions_and_column_mapping(compose_small, tmp_path):
-    from bacuda_research.data.synthetic import generate_declarations
+    from bacuda_research.declarations.synthetic import generate_declarations
 
     df = generate_declarations(rows=3000, seed=5).rename(columns={"cif.value": "CIF", "importer.id": "IMPORTER"})
     path = tmp_path / "mine.parquet"
@@ -59,8 +59,8 @@ def test_parquet_predictions_and_column_mapping(compose_small, tmp_path):
 
 
 def test_bad_file_leaves_no_partial_output(compose_small, tmp_path):
-    from bacuda_research.data.schema import DataValidationError
-    from bacuda_research.data.synthetic import generate_declarations
+    from bacuda_research.declarations.schema import DataValidationError
+    from bacuda_research.declarations.synthetic import generate_declarations
 
     df = generate_declarations(rows=500, seed=1)
     df["cif.value"] = df["cif.value"].astype(str)
@@ -74,7 +74,7 @@ def test_bad_file_leaves_no_partial_output(compose_small, tmp_path):
 
 
 def test_split_dates_that_empty_a_part_are_refused(compose_small, tmp_path):
-    from bacuda_research.data.schema import DataValidationError
+    from bacuda_research.declarations.schema import DataValidationError
 
     cfg = compose_small("data.split.valid_start=2030-01-01", "data.split.test_start=2030-02-01")
     with pytest.raises(DataValidationError, match="validation empty.*2030-01-01"):
@@ -83,7 +83,7 @@ def test_split_dates_that_empty_a_part_are_refused(compose_small, tmp_path):
 
 def test_default_loggers_csv_and_offline_wandb(compose_small, tmp_path, monkeypatch):
     """The quickstart's loggers: CSV plus wandb offline, with no account and no network."""
-    from bacuda_research.config import compose
+    from bacuda_research.core.config import compose
 
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
@@ -99,7 +99,7 @@ def test_default_loggers_csv_and_offline_wandb(compose_small, tmp_path, monkeypa
 def test_shared_file_baselines_land_near_the_reference(tmp_path):
     """On the shared file and DATE split, our XGBoost lands within noise of the reference code's
     figures (AUC 0.740, Precision@1% 0.410 with ~0.04 sampling error on 166 selected rows)."""
-    from bacuda_research.config import compose
+    from bacuda_research.core.config import compose
     from conftest import SHARED_DATE_FILE, shared_file
 
     shared_file(SHARED_DATE_FILE)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from bacuda_research.cli.validate import main as validate_main
-from bacuda_research.data.quality import print_report, quality_report, report_file
-from bacuda_research.data.schema import SchemaOptions, load_declarations
+from bacuda_research.declarations.quality import print_report, quality_report, report_file
+from bacuda_research.declarations.schema import SchemaOptions, load_declarations
 
 
 def frame() -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bacuda_research.models.xgb_stage import LeafEncoder, leaves
+from bacuda_research.fraud.xgb_stage import LeafEncoder, leaves
 
 
 def test_chunked_leaf_ids_are_int16_and_equal_xgboost():

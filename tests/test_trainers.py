@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bacuda_research.config import compose
-from bacuda_research.modules.date_module import DATEModule
-from bacuda_research.training import NOT_TRAINER_KEYS, build_trainer, compile_network
+from bacuda_research.core.config import compose
+from bacuda_research.fraud.module import DATEModule
+from bacuda_research.core.training import NOT_TRAINER_KEYS, build_trainer, compile_network
 
 
 def _module() -> DATEModule:
@@ -70,7 +70,7 @@ def test_optuna_search_space_and_slurm_launcher_configs():
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
-    from bacuda_research.paths import CONF_DIR
+    from bacuda_research.core.paths import CONF_DIR
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = hydra_compose("train", ["hparams_search=date_optuna", "hydra/launcher=slurm"], return_hydra_config=True)
@@ -87,8 +87,8 @@ def test_keep_freed_memory_is_result_neutral():
     ignores it (committed runs stay 'done' whatever its value)."""
     import platform
 
-    from bacuda_research import bench
-    from bacuda_research.utils.runtime import keep_freed_memory
+    from bacuda_research.bench import suites as bench
+    from bacuda_research.core.runtime import keep_freed_memory
 
     assert keep_freed_memory(False) is False
     assert keep_freed_memory(True) is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from bacuda_research.cli.validate import main as validate_main
-from bacuda_research.data.schema import DataValidationError, SchemaOptions, load_declarations, read_table
+from bacuda_research.declarations.schema import DataValidationError, SchemaOptions, load_declarations, read_table
 
 IDS = ("sgd.id", "importer.id", "declarant.id", "office.id")
 

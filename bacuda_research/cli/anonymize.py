@@ -18,7 +18,7 @@ import sys
 from typing import Sequence
 
 from bacuda_research.cli.validate import add_schema_arguments, schema_options
-from bacuda_research.data.anonymize import DEFAULT_ID_KEYS, MIN_KEY_BYTES
+from bacuda_research.declarations.anonymize import DEFAULT_ID_KEYS, MIN_KEY_BYTES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 written, 1 refused, 2 bad arguments)."""
     args = build_parser().parse_args(argv)
-    from bacuda_research.data.anonymize import anonymize_file, read_key
+    from bacuda_research.declarations.anonymize import anonymize_file, read_key
 
     try:
         options = schema_options(args)

@@ -63,7 +63,7 @@ def _quiet() -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from bacuda_research.bench import check_report
+    from bacuda_research.bench.suites import check_report
 
     failed = 0
     for item in args.check:
@@ -82,7 +82,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from bacuda_research.bench import compare_trees
+    from bacuda_research.bench.suites import compare_trees
 
     out = compare_trees(*args.compare)
     bad = {k: v for k, v in out.items() if v}
@@ -98,7 +98,7 @@ def _compare(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.list:
-        from bacuda_research.bench import suite_names
+        from bacuda_research.bench.suites import suite_names
 
         print("\n".join(suite_names()))
         return 0
@@ -110,11 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.suite:
         _parser().error("name a suite (see --list), or use --check / --compare")
 
-    from bacuda_research.bench import execute, load_suite, plan, resolve_statuses
-    from bacuda_research.paths import REPO_ROOT
+    from bacuda_research.bench.suites import execute, load_suite, plan, resolve_statuses
+    from bacuda_research.core.paths import project_dir
 
     name = args.suite.split("=", 1)[1] if args.suite.startswith("suite=") else args.suite
-    root = Path(args.root) if args.root else REPO_ROOT
+    root = Path(args.root) if args.root else project_dir()
     try:
         suite = load_suite(name)
         runs = plan(suite, root=root, groups=args.group, seeds=args.seeds)

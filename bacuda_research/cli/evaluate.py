@@ -16,8 +16,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from bacuda_research.config import register_resolvers
-from bacuda_research.paths import CONF_DIR
+from bacuda_research.core.config import register_resolvers
+from bacuda_research.core.paths import CONF_DIR
 
 register_resolvers()
 
@@ -26,21 +26,21 @@ def evaluate(cfg: DictConfig, run_dir: str | Path) -> dict:
     """Scores + metrics of ``cfg.split`` with the checkpoint's own features; writes report.json."""
     import pandas as pd
 
-    from bacuda_research.data.datamodule import DeclarationsDataModule
-    from bacuda_research.data.schema import load_declarations
-    from bacuda_research.data.split import time_split
+    from bacuda_research.fraud.datamodule import DeclarationsDataModule
+    from bacuda_research.declarations.schema import load_declarations
+    from bacuda_research.declarations.split import time_split
     from bacuda_research.metrics.selection import best_threshold, ranking_report
-    from bacuda_research.models.date_predictor import DATEPredictor
-    from bacuda_research.pipeline import print_metrics
-    from bacuda_research.utils.io import sha256_file, write_table
-    from bacuda_research.utils.report import build_report, write_report
-    from bacuda_research.utils.runtime import seed_everything, set_threads
+    from bacuda_research.fraud.predictor import DATEPredictor
+    from bacuda_research.core.task import print_metrics
+    from bacuda_research.core.io import sha256_file, write_table
+    from bacuda_research.core.report import build_report, write_report
+    from bacuda_research.core.runtime import seed_everything, set_threads
 
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
     threads = set_threads(cfg.get("threads"))
     seed_everything(int(cfg.seed))
-    predictor = DATEPredictor.from_checkpoint(cfg.model_path)
+    predictor = DATEPredictor.from_run(cfg.model_path)
     dm = DeclarationsDataModule(OmegaConf.to_container(cfg.data, resolve=True), {}, cache_dir=cfg.cache_dir)
     path = dm.resolve_path()
     df = load_declarations(path, dm.schema_options(), max_rows=cfg.data.get("max_rows"))

@@ -36,9 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(max(1, args.threads))
-    from bacuda_research.export import export_model
-    from bacuda_research.export.bundle import MANIFEST
-    from bacuda_research.utils.io import sha256_file
+    from bacuda_research.bundle.export import export_model
+    from bacuda_research.bundle.format import MANIFEST
+    from bacuda_research.core.io import sha256_file
 
     try:
         manifest = export_model(args.model, args.outdir, overwrite=args.overwrite, opset=args.opset)

@@ -40,10 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    from bacuda_research.hs.predict import HSPredictor, predict_file
+    from bacuda_research.bundle.runtime import load_model
+    from bacuda_research.hs.suggestion import predict_file
 
     try:
-        predictor = HSPredictor.load(args.model, threads=args.threads)
+        predictor = load_model(args.model, expect="hs", threads=args.threads)
     except (FileNotFoundError, ValueError, NotImplementedError) as e:
         print(f"bacuda-hs: error: {e}", file=sys.stderr)
         return 2

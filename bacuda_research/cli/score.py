@@ -31,8 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.top_k < 0:
         p.error("--top-k must be >= 0")
 
-    from bacuda_research.data.schema import DataValidationError
-    from bacuda_research.score import load_bundle
+    from bacuda_research.declarations.schema import DataValidationError
+    from bacuda_research.bundle.runtime import load_bundle
 
     try:
         bundle = load_bundle(args.bundle, threads=args.threads)
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             if args.top_k < 1:
                 p.error("--top-k must be at least 1 for an HS bundle")
-            from bacuda_research.hs.predict import predict_file
+            from bacuda_research.hs.suggestion import predict_file
 
             if args.batch_size:
                 bundle.batch_size = args.batch_size

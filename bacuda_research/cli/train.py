@@ -17,8 +17,8 @@ import warnings
 import hydra
 from omegaconf import DictConfig
 
-from bacuda_research.config import register_resolvers
-from bacuda_research.paths import CONF_DIR
+from bacuda_research.core.config import register_resolvers
+from bacuda_research.core.paths import CONF_DIR
 
 register_resolvers()
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
@@ -28,7 +28,7 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*
 def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
 
-    from bacuda_research.pipeline import run
+    from bacuda_research.run import run
 
     hc = HydraConfig.get()
     report = run(cfg, run_dir=hc.runtime.output_dir, hydra_choices=dict(hc.runtime.choices))

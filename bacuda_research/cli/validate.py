@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from bacuda_research.data.schema import CANONICAL, SchemaOptions
+from bacuda_research.declarations.schema import CANONICAL, SchemaOptions
 
 
 def parse_columns(items: Sequence[str]) -> dict[str, str]:
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (``sys.exit(main())`` in the console script)."""
     args = build_parser().parse_args(argv)
-    from bacuda_research.data.quality import print_report, report_file
+    from bacuda_research.declarations.quality import print_report, report_file
 
     try:
         options = schema_options(args)
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print_report(report)
     if args.json:
-        from bacuda_research.utils.io import write_json
+        from bacuda_research.core.io import write_json
 
         write_json(args.json, report)
         print(f"report written to {args.json}")

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import torch
 
-from bacuda_research.utils.io import atomic_path
+from bacuda_research.core.io import atomic_path
 
 log = logging.getLogger("bacuda_research")
 

@@ -76,7 +76,7 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
     import lightning.pytorch as pl
 
     from bacuda_research.hs.models import freeze_encoder
-    from bacuda_research.training import build_trainer
+    from bacuda_research.core.training import build_trainer
 
     m, d = cfg.model, cfg.data
     clean = splits["train"]

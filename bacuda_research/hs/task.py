@@ -1,0 +1,241 @@
+"""``run_hs(cfg, run_dir, loggers)``: the HS task behind ``bacuda-train`` (``model.family=hs``).
+
+data (nomenclature -> corpus -> dedupe -> grouped split -> noisy copies) -> model by
+``model.kind`` (``transformer`` | ``tfidf_lr`` | ``tfidf_knn`` | ``embed_knn``) -> one
+evaluation for all kinds (held-out ``val``/``test`` restricted to HS6 codes seen in training,
+and the micro benchmark per language) -> ``TaskResult``. Every step logs one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from bacuda_research.hs.corpus import (dedupe, eu_cn_corpus, hs2022_corpus, load_benchmark, pairs_corpus,
+                                       split_groups)
+from bacuda_research.hs.data import encode_labels
+from bacuda_research.hs.decoding import hierarchical_scores
+from bacuda_research.hs.metrics import HSMetrics
+from bacuda_research.hs.nomenclature import Nomenclature, load_nomenclature
+from bacuda_research.hs.text import augment_title
+from bacuda_research.core.io import write_table
+
+log = logging.getLogger("bacuda_research")
+
+DATA_KEYS = {"name", "nomenclature", "hs2022", "eu_cn", "path", "columns", "on_unknown", "split_fractions",
+             "benchmark", "augment_copies", "max_train_samples", "max_eval_samples", "num_workers"}
+MODEL_KEYS = {
+    "transformer": {"name", "family", "kind", "encoder", "scratch", "trainable_layers", "max_length", "pooling",
+                    "head_hidden", "dropout", "loss_weights", "label_smoothing", "lr", "encoder_lr", "weight_decay",
+                    "warmup_ratio", "batch_size", "retrieval", "lexical", "mixture", "encode_copies"},
+    "tfidf_lr": {"name", "family", "kind", "max_features", "rank", "epochs", "batch_size", "lr", "weight_decay"},
+    "tfidf_knn": {"name", "family", "kind", "max_features", "k", "temperature"},
+    "embed_knn": {"name", "family", "kind", "encoder", "max_length", "pooling", "k", "temperature"},
+}
+
+
+def check_keys(section: DictConfig, allowed: set[str], where: str) -> None:
+    """Unknown keys are errors (a typo must not silently fall back to a default)."""
+    unknown = sorted(set(section.keys()) - allowed)
+    missing = sorted(allowed - set(section.keys()))
+    if unknown or missing:
+        raise ValueError(f"{where}: unknown keys {unknown}, missing keys {missing}")
+
+
+# -- data ------------------------------------------------------------------------------------
+def build_data(dcfg: DictConfig, seed: int) -> tuple[Nomenclature, dict[str, pd.DataFrame], dict[str, int], str]:
+    """Nomenclature, train/val/test frames, counts, and a sha256 of the input files' bytes."""
+    check_keys(dcfg, DATA_KEYS, "data")
+    from bacuda_research.core.io import sha256_file
+
+    nom = load_nomenclature(dcfg.nomenclature)
+    files = [Path(dcfg.nomenclature)]
+    stats: dict[str, int] = {}
+    parts, always_train = [], []
+    if dcfg.hs2022:
+        parts.append(hs2022_corpus(nom))
+        always_train.append("hs2022")  # the class definitions: every HS6 class is covered in training
+    for lang, p in (dcfg.eu_cn or {}).items():
+        if p:
+            parts.append(eu_cn_corpus(p, nom, lang=lang, stats=stats))
+            files.append(Path(p))
+    if dcfg.path:
+        parts.append(pairs_corpus(dcfg.path, nom, OmegaConf.to_container(dcfg.columns), dcfg.on_unknown, stats))
+        files.append(Path(dcfg.path))
+    if not parts:
+        raise ValueError("data: no source selected (set data.hs2022, data.eu_cn or data.path)")
+    corpus = dedupe(pd.concat(parts, ignore_index=True), stats)
+    splits = split_groups(corpus, list(dcfg.split_fractions), seed=seed, always_train=always_train)
+    if dcfg.max_train_samples:
+        splits["train"] = splits["train"].sample(n=min(len(splits["train"]), int(dcfg.max_train_samples)),
+                                                 random_state=seed).reset_index(drop=True)
+    # Held-out rows are scored only on HS6 codes seen in training (with counts): an unseen class
+    # measures the split, not the model.
+    seen = set(splits["train"]["hs6"].dropna())
+    for name in ("val", "test"):
+        df = splits[name]
+        ok = df["hs6"].isin(seen)
+        stats[f"{name}_unseen_hs6_rows_dropped"] = int((~ok).sum())
+        df = df[ok]
+        if dcfg.max_eval_samples:
+            df = df.sample(n=min(len(df), int(dcfg.max_eval_samples)), random_state=seed)
+        splits[name] = df.reset_index(drop=True)
+    digest = hashlib.sha256("".join(sha256_file(f) for f in files).encode()).hexdigest()
+    log.info("data: %s", {k: len(v) for k, v in splits.items()} | stats)
+    return nom, splits, stats, digest
+
+
+def add_noisy_copies(train: pd.DataFrame, copies: int, seed: int) -> pd.DataFrame:
+    """Append ``copies`` title-like variants of every training text (same labels, ``source`` +"~aug";
+    column ``parent``: the row index of the clean text each row was made from)."""
+    train = train.assign(parent=np.arange(len(train)))
+    if copies <= 0:
+        return train
+    rng = random.Random(seed)
+    extra = []
+    for _ in range(copies):
+        aug = train.copy()
+        aug["text"] = [augment_title(t, rng) for t in train["text"]]
+        aug["source"] = aug["source"] + "~aug"
+        extra.append(aug)
+    out = pd.concat([train, *extra], ignore_index=True)
+    return out.drop_duplicates(["text", "hs6"]).reset_index(drop=True)
+
+
+# -- evaluation ------------------------------------------------------------------------------
+def evaluate(path_probs: torch.Tensor, df: pd.DataFrame, nom: Nomenclature, prefix: str) -> dict[str, float]:
+    """Metrics of HS6 path probabilities ``[N, C6]`` against ``df``'s codes (unknown = wrong)."""
+    if len(df) == 0:
+        return {f"{prefix}/n": 0.0}
+    p4 = torch.tensor(nom.hs6_parent4)
+    p2 = torch.tensor(nom.hs4_parent2)[p4]
+    scores = hierarchical_scores(path_probs, p4, p2, len(nom.hs4), len(nom.hs2))
+    t = torch.as_tensor(encode_labels(df[["hs6"]], nom, unknown=1))
+    metrics = HSMetrics({2: len(nom.hs2), 4: len(nom.hs4), 6: len(nom.hs6)})
+    metrics.update(scores, {2: t[:, 0], 4: t[:, 1], 6: t[:, 2]})
+    out = metrics.compute(prefix)
+    out[f"{prefix}/n"] = float(len(df))
+    out[f"{prefix}/hs6_classes"] = float(df["hs6"].nunique())
+    return out
+
+
+def evaluate_all(predict, nom: Nomenclature, splits: dict[str, pd.DataFrame], bench: pd.DataFrame | None,
+                 run_dir: Path, predictions_file: str | None) -> tuple[dict[str, float], dict[str, Any]]:
+    """``predict(texts) -> [N, C6]`` probabilities, applied to val, test and the benchmark."""
+    metrics: dict[str, float] = {}
+    extra: dict[str, Any] = {}
+    for name in ("val", "test"):
+        t0 = time.perf_counter()
+        probs = predict(list(splits[name]["text"]))
+        metrics.update(evaluate(probs, splits[name], nom, name))
+        log.info("%s: %d rows scored in %.1f s", name, len(splits[name]), time.perf_counter() - t0)
+        if name == "test" and predictions_file and len(splits[name]):
+            write_table(top_k_table(splits[name], probs, nom), run_dir / predictions_file)
+    if bench is not None:
+        probs = predict(list(bench["text"]))
+        metrics.update(evaluate(probs, bench, nom, "bench/all"))
+        for lang in sorted(bench["lang"].unique()):
+            m = (bench["lang"] == lang).to_numpy()
+            metrics.update(evaluate(probs[torch.from_numpy(m)], bench[m], nom, f"bench/{lang}"))
+        bad = bench[~bench["in_nomenclature"]]
+        metrics["bench/n_not_in_nomenclature"] = float(len(bad))
+        extra["benchmark_codes_not_in_nomenclature"] = [
+            {"text": t, "hs6": c, "lang": lg} for t, c, lg in zip(bad["text"], bad["hs6"], bad["lang"])]
+        write_table(top_k_table(bench, probs, nom), run_dir / "benchmark_predictions.csv")
+    return metrics, extra
+
+
+def top_k_table(df: pd.DataFrame, probs: torch.Tensor, nom: Nomenclature, k: int = 5) -> pd.DataFrame:
+    p, i = probs.topk(min(k, probs.shape[1]), dim=-1)
+    out = pd.DataFrame({"text": df["text"].to_numpy(), "hs6": df["hs6"].to_numpy()})
+    for r in range(p.shape[1]):
+        out[f"pred{r + 1}"] = [nom.hs6[j] for j in i[:, r].tolist()]
+        out[f"prob{r + 1}"] = p[:, r].numpy().round(5)
+    out["hit@1"] = out["pred1"] == out["hs6"]
+    return out
+
+
+def _benchmark(dcfg: DictConfig, nom: Nomenclature) -> pd.DataFrame | None:
+    if not dcfg.benchmark:
+        return None
+    if not Path(dcfg.benchmark).is_file():
+        log.warning("benchmark %s not found: skipped", dcfg.benchmark)
+        return None
+    return load_benchmark(dcfg.benchmark, nom)
+
+
+# -- the task --------------------------------------------------------------------------------
+def run_hs(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> Any:
+    from bacuda_research.core.task import TaskResult
+
+    mcfg = cfg.model
+    kind = mcfg.get("kind")
+    if kind not in MODEL_KEYS:
+        raise ValueError(f"model.kind={kind!r}: expected one of {sorted(MODEL_KEYS)}")
+    check_keys(mcfg, MODEL_KEYS[kind], f"model ({mcfg.name})")
+    run_dir = Path(run_dir)
+    seed = int(cfg.seed)
+    nom, splits, stats, digest = build_data(cfg.data, seed)
+    bench = _benchmark(cfg.data, nom)
+    train = add_noisy_copies(splits["train"], int(cfg.data.augment_copies), seed)
+    log.info("train: %d rows (%d clean + noisy copies), %d HS6 classes", len(train), len(splits["train"]),
+             train["hs6"].nunique())
+    counts = {f"{k}_rows": len(v) for k, v in splits.items()} | {"train_rows_with_copies": len(train)} | stats
+    t0 = time.perf_counter()
+    if kind == "transformer":
+        from bacuda_research.hs.train import fit_transformer
+
+        predict, fit_info = fit_transformer(cfg, run_dir, loggers, nom, splits, train)
+    else:
+        predict, fit_info = fit_baseline(cfg, nom, splits, train)
+    fit_s = time.perf_counter() - t0
+    metrics, extra = evaluate_all(predict, nom, splits, bench, run_dir, cfg.get("predictions_file"))
+    metrics["train/n"] = float(len(train))
+    metrics["train/hs6_classes"] = float(train["hs6"].nunique())
+    metrics["test/hs6_seen_classes"] = metrics.get("test/hs6_classes", 0.0)
+    metrics["time/fit_s"] = round(fit_s, 1)
+    extra = {"hs": {"counts": counts, **fit_info, **extra}}
+    return TaskResult(metrics=metrics, data_sha256=digest, extra=extra)
+
+
+def fit_baseline(cfg: DictConfig, nom: Nomenclature, splits: dict[str, pd.DataFrame], train: pd.DataFrame):
+    """Fit a baseline on ``train`` and return ``predict(texts) -> [N, C6]`` and facts for the report."""
+    from bacuda_research.hs import baselines
+
+    m = cfg.model
+    y6 = encode_labels(train, nom)[:, 2]
+    texts = list(train["text"])
+    if m.kind == "tfidf_lr":
+        model = baselines.TfidfLogReg(len(nom.hs6), max_features=m.max_features, rank=m.rank, epochs=m.epochs,
+                                      batch_size=m.batch_size, lr=m.lr, weight_decay=m.weight_decay, seed=int(cfg.seed))
+        model.fit(texts, y6)
+        return model.predict_proba, {"fit_rows": int((y6 >= 0).sum())}
+    if m.kind == "tfidf_knn":
+        model = baselines.TfidfKNN(len(nom.hs6), k=m.k, temperature=m.temperature, max_features=m.max_features)
+        model.fit(texts, y6)
+        return model.predict_proba, {"index_rows": int((y6 >= 0).sum())}
+    # embed_knn: a pretrained encoder, no training at all
+    from bacuda_research.hs.embedding import embed_texts
+    from bacuda_research.hs.models import (HSClassifier, encoder_config_from_folder, load_pretrained_encoder,
+                                           resolve_encoder_path)
+    from bacuda_research.hs.tokenization import load_tokenizer
+
+    folder = resolve_encoder_path(m.encoder)
+    enc = HSClassifier(encoder_config_from_folder(folder), 1, 1, 1, head_hidden=0, pooling=m.pooling)
+    load_pretrained_encoder(enc, folder)
+    tok_json = load_tokenizer(folder).to_str()
+    cache = dict(cache_dir=cfg.get("cache_dir"), cache_id=str(folder))
+    keep = y6 >= 0
+    index = embed_texts(enc, tok_json, [t for t, k in zip(texts, keep) if k], m.max_length, **cache)
+    knn = baselines.EmbeddingKNN(len(nom.hs6), k=m.k, temperature=m.temperature).fit(index, y6[keep])
+    return (lambda q: knn.predict_proba(embed_texts(enc, tok_json, q, m.max_length, **cache))), \
+        {"index_rows": int(keep.sum()), "encoder": str(folder)}

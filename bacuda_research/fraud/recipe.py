@@ -52,7 +52,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     from bacuda_research.core.training import build_trainer, compile_network, loader_settings
     from bacuda_research.fraud import inputs as date_inputs
     from bacuda_research.fraud import xgb_stage
-    from bacuda_research.fraud.evaluation import evaluate_scores, prediction_frame
+    from bacuda_research.fraud.evaluation import date_metrics, prediction_frame
     from bacuda_research.fraud.explain import global_leaf_rules
     from bacuda_research.fraud.predictor import checkpoint_artifacts
 
@@ -116,10 +116,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
         given = None if given_illicit is None else xgb_stage.predict(given_illicit, splits[s].X, dm.features.columns)
         o["rev"], o["revenue"] = date_inputs.revenue_outputs(o["prob"], o["rev"], revenue_scale, given)
     # rank by logit (the probability's order without saturation ties); threshold F1 on probabilities
-    metrics = evaluate_scores({s: o["logit"] for s, o in outputs.items()}, splits, percents,
-                              probs={s: o["prob"] for s, o in outputs.items()})
-    rev_metrics = evaluate_scores({s: o["rev"] for s, o in outputs.items()}, splits, percents, prefix="rev/")
-    metrics.update({k: v for k, v in rev_metrics.items() if not k.endswith(("threshold",))})
+    metrics = date_metrics(outputs, splits, percents)
     preds = [prediction_frame(s, splits[s], outputs[s]["prob"], outputs[s]["revenue"], rank_by=outputs[s]["logit"])
              for s in ("valid", "test")]
     explanations = None

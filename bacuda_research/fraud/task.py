@@ -70,3 +70,54 @@ def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
         write_table(pd.concat(preds, ignore_index=True), Path(run_dir) / cfg.predictions_file)
     return TaskResult(metrics=metrics, data_sha256=dm.data_sha256,
                       extra={"data": summary, "risk_flags": dm.features.risk_flags, **extra})
+
+
+def evaluate_fraud(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    """``bacuda-eval``: a trained DATE model's metrics on ``cfg.split`` of ``cfg.data`` (no training).
+
+    The checkpoint's own features and schema score the rows; metrics are computed as in training
+    (``evaluation.date_metrics``: the F1 threshold chosen on the validation split, or 0.5 for
+    ``split=all``), under the split's own name (``test/...``, ``valid/...``, ``all/...``).
+    Writes predictions and ``report.json`` + ``DONE`` into ``run_dir``.
+    """
+    import time
+
+    from bacuda_research.core.io import sha256_file
+    from bacuda_research.core.report import build_report, write_report
+    from bacuda_research.core.runtime import seed_everything, set_threads
+    from bacuda_research.core.task import print_metrics
+    from bacuda_research.declarations.schema import load_declarations
+    from bacuda_research.declarations.split import time_split
+    from bacuda_research.fraud.evaluation import Labels, date_metrics
+    from bacuda_research.fraud.predictor import DATEPredictor
+
+    t0 = time.perf_counter()
+    run_dir = Path(run_dir)
+    threads = set_threads(cfg.get("threads"))
+    seed_everything(int(cfg.seed))
+    predictor = DATEPredictor.from_run(cfg.model_path)
+    dm = DeclarationsDataModule(OmegaConf.to_container(cfg.data, resolve=True), {}, cache_dir=cfg.cache_dir)
+    path = dm.resolve_path()
+    df = load_declarations(path, dm.schema_options(), max_rows=cfg.data.get("max_rows"))
+    parts = {"all": df}
+    if cfg.split != "all":
+        split = cfg.data.split
+        _, valid, test = time_split(df, valid_start=split.valid_start, test_start=split.test_start,
+                                    fractions=split.fractions, source=str(path))
+        parts = {"valid": valid, "test": test}
+    outputs, labels = {}, {}
+    for name, rows in parts.items():
+        out = predictor.predict(rows)
+        outputs[name] = {"logit": out["logit"], "prob": out["prob"], "rev": out["rev_score"]}
+        labels[name] = Labels(rows["illicit"].to_numpy(), rows["revenue"].to_numpy())
+    metrics = date_metrics(outputs, labels, predictor.percents, keys=[(cfg.split, cfg.split)], threshold=0.5)
+    if cfg.get("predictions_file"):
+        scored = predictor.score(parts[cfg.split])
+        scored.insert(1, "split", cfg.split)
+        write_table(scored, run_dir / cfg.predictions_file)
+    report = build_report(config=OmegaConf.to_container(cfg, resolve=True), metrics=metrics, seed=int(cfg.seed),
+                          data_sha256=sha256_file(path), wall_time_s=time.perf_counter() - t0, threads=threads,
+                          extra={"model_path": str(cfg.model_path)})
+    write_report(run_dir, report)
+    print_metrics(metrics, title=f"{Path(str(cfg.model_path)).name} on {cfg.data.name} ({cfg.split})")
+    return report

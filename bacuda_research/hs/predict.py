@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bacuda_research.core.checkpoints import resolve_model
-from bacuda_research.hs.suggestion import Suggestion, predict_file  # noqa: F401 (re-exported)
+from bacuda_research.hs.suggestion import Suggestion, predict_file  # noqa: F401 (predict_file: re-exported)
 
 MODEL_FILE = "model.ckpt"
 

@@ -104,7 +104,6 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
 
     from bacuda_research.hs.module import HSLitModule
     from bacuda_research.hs.tokenization import configure
-    from bacuda_research.bundle.onnx import session
 
     ckpt = Path(ckpt)
     module = HSLitModule.from_checkpoint_file(ckpt).eval()
@@ -176,24 +175,7 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
                 tensors.update({"index_indptr": module.lex_indptr.numpy(), "index_indices": module.lex_indices.numpy(),
                                 "index_data": module.lex_data.numpy(), "index_labels": module.lex_labels.numpy()})
             save_numpy(tensors, str(tmp / S.LEXICAL), metadata={"format": "bacuda-hs-lexical/1"})
-        # parity: random ids (padded) and real texts (the nomenclature's own descriptions); for a
-        # lexical model also random sparse TF-IDF rows and the texts' own rows (the whole bag path)
-        sess = session((tmp / S.MODEL).read_bytes(), threads=1)
-        texts = [nom.describe(c) or c for c in (nom.hs6[:: max(1, len(nom.hs6) // 64)])][:64]
-        enc = tok.encode_batch(texts)
-        real = {"input_ids": np.asarray([e.ids for e in enc], np.int64),
-                "attention_mask": np.asarray([e.attention_mask for e in enc], np.int64)}
-        real_rows = module.featurizer().rows(texts) if table is not None else None
-        rand_rows = random_rows(int(module.lex_idf.shape[0]), 16) if table is not None else None
-        diffs = {}
-        for name, x, rows in (("random", random_batch(int(enc_cfg["vocab_size"]), 16, max_length, seed=0), rand_rows),
-                              ("nomenclature_texts", real, real_rows)):
-            got = sess.run(list(S.OUTPUTS), onnx_inputs(x, rows))
-            d = max_abs_diff(got, torch_outputs(wrapper, x, module.model, rows), S.OUTPUTS)
-            diffs.update({f"{k} ({name})": v for k, v in d.items()})
-        if max(diffs.values()) > PARITY_TOL:
-            raise RuntimeError(f"ONNX export of {ckpt} does not match PyTorch: max abs differences {diffs} "
-                               f"(tolerance {PARITY_TOL})")
+        texts, diffs = _onnx_parity(tmp, module, wrapper, tok, table, onnx_inputs, max_length, ckpt)
         encoder_name = ((training.get("config") or {}).get("model") or {}).get("encoder")
         fields = {
             "created": now_utc(),
@@ -217,3 +199,30 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
         return fields
 
     return B.write_bundle(outdir, "hs", write, overwrite=overwrite)
+
+
+def _onnx_parity(tmp: Path, module: Any, wrapper: nn.Module, tok: Any, table: np.ndarray | None, onnx_inputs: Any,
+                 max_length: int, ckpt: Path) -> tuple[list[str], dict[str, float]]:
+    """ONNX Runtime vs PyTorch on random ids (padded) and real texts (the nomenclature's own
+    descriptions); for a lexical model also random sparse TF-IDF rows and the texts' own rows (the
+    whole bag path). Refuses the export above ``PARITY_TOL``; returns the texts and the differences."""
+    from bacuda_research.bundle.onnx import session
+
+    nom, enc_cfg = module.nom, dict(module.encoder_config)
+    sess = session((tmp / S.MODEL).read_bytes(), threads=1)
+    texts = [nom.describe(c) or c for c in (nom.hs6[:: max(1, len(nom.hs6) // 64)])][:64]
+    enc = tok.encode_batch(texts)
+    real = {"input_ids": np.asarray([e.ids for e in enc], np.int64),
+            "attention_mask": np.asarray([e.attention_mask for e in enc], np.int64)}
+    real_rows = module.featurizer().rows(texts) if table is not None else None
+    rand_rows = random_rows(int(module.lex_idf.shape[0]), 16) if table is not None else None
+    diffs = {}
+    for name, x, rows in (("random", random_batch(int(enc_cfg["vocab_size"]), 16, max_length, seed=0), rand_rows),
+                          ("nomenclature_texts", real, real_rows)):
+        got = sess.run(list(S.OUTPUTS), onnx_inputs(x, rows))
+        d = max_abs_diff(got, torch_outputs(wrapper, x, module.model, rows), S.OUTPUTS)
+        diffs.update({f"{k} ({name})": v for k, v in d.items()})
+    if max(diffs.values()) > PARITY_TOL:
+        raise RuntimeError(f"ONNX export of {ckpt} does not match PyTorch: max abs differences {diffs} "
+                           f"(tolerance {PARITY_TOL})")
+    return texts, diffs

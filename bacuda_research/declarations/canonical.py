@@ -11,8 +11,11 @@ never quotes an identifier's value.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,7 +28,7 @@ from bacuda_research.declarations.declared import (
     DeclaredSchema,
     label_token,
 )
-from bacuda_research.declarations.reading import DataValidationError, read_table
+from bacuda_research.declarations.reading import PARQUET_SUFFIXES, DataValidationError, read_table
 from bacuda_research.declarations.schema import ID_COLUMNS, LABEL_COLUMNS, NONNEG_COLUMNS, _missing, _refuse
 
 # canonical column order: load_declarations' order (identifiers, date, tariff, amounts, labels) with
@@ -39,8 +42,26 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 def load_declared(path: str | os.PathLike, schema: DeclaredSchema, max_rows: int | None = None,
                   require_labels: bool = True) -> pd.DataFrame:
     """Read ``path`` with the schema's delimiter, check it and return the canonical frame (or raise)."""
+    check_delimiter(path, schema.delimiter)
     raw = read_table(path, max_rows=max_rows, delimiter=schema.delimiter)
     return validate_declared(raw, path, schema, require_labels=require_labels)
+
+
+def check_delimiter(path: str | os.PathLike, delimiter: str) -> None:
+    """Refuse a CSV whose header is one field under the schema's delimiter but several under another
+    (checked before parsing: a decimal comma would otherwise pass for a field separator)."""
+    path = Path(path)
+    if path.suffix.lower() in PARQUET_SUFFIXES or not path.is_file():
+        return
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as f:
+        header = f.readline(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    fields = {d: len(next(csv.reader([header], delimiter=d), [])) for d in DELIMITERS}
+    other = max(fields, key=fields.get)
+    if fields[delimiter] == 1 and fields[other] > 1:
+        raise DataValidationError(path, f"the header is one field when split on {delimiter!r} and {fields[other]} "
+                                  f"on {other!r}: the file is {other!r}-separated but the schema says delimiter: "
+                                  f"{delimiter!r} (run bacuda-schema on the file, or fix the schema)")
 
 
 def check_columns(raw: pd.DataFrame, path, schema: DeclaredSchema, require_labels: bool = True) -> None:

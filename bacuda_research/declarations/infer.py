@@ -294,7 +294,7 @@ def _assign_list(d: Draft, p: Profile, y: np.ndarray, label: str, no_revenue: bo
         d.lists["ignore"].append((p.name, "a second date column: only the declaration date is used"))
         return
     named_id = re.search(IDENTIFIER_NAME, norm_name(p.name)) is not None
-    if p.distinct == d.rows and not p.empty.any():
+    if p.distinct == d.rows and not p.empty.any() and (p.numbers is None or named_id):
         d.lists["ignore"].append((p.name, "distinct in every row: it names the row, nothing to learn from"))
         return
     if named_id and not (p.numbers is not None and not p.integer):

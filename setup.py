@@ -12,6 +12,8 @@ setup(
     package_dir={"bacuda_research.conf": "conf"},
     package_data={
         "bacuda_research.conf": ["*.yaml", "*/*.yaml", "*/*/*.yaml"],
+        # declared schemas shipped with the package (bacuda_research.declarations.declared.load_schema)
+        "bacuda_research.declarations": ["schemas/*.yaml"],
         # C sources of the native kernels, compiled on first use
         "bacuda_research.fraud.kernels": ["*.c"],
     },

@@ -3,6 +3,7 @@
     bacuda-validate declarations.csv
     bacuda-validate extract.parquet --column cif=CIF_VALUE --column date=DECL_DATE --date-format %Y-%m-%d
     bacuda-validate unlabelled.csv --no-labels --tariff-digits 8 --json quality.json
+    bacuda-validate export.csv --schema schema.yaml      # a declared schema (bacuda-schema drafts one)
 
 Exit status: 0 for a valid file (the quality report is printed), 1 for a refused file (the error,
 naming file, column and rows, goes to stderr without a traceback), 2 for bad arguments.
@@ -55,6 +56,9 @@ def schema_options(args: argparse.Namespace) -> SchemaOptions:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bacuda-validate", description=__doc__.split("\n")[0].split(": ", 1)[-1])
     parser.add_argument("file", help="declarations file (.csv, .csv.gz or .parquet)")
+    parser.add_argument("--schema", default=None, metavar="SCHEMA.yaml",
+                        help="a declared schema (file, or a shipped name: date, kcs); replaces --column, "
+                        "--date-format and --tariff-digits (docs/schema.md)")
     add_schema_arguments(parser)
     parser.add_argument("--max-rows", type=int, default=None, help="read only the first rows (a quick look)")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the report as JSON (atomically)")
@@ -63,12 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (``sys.exit(main())`` in the console script)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.schema and (args.column or args.date_format != "%y-%m-%d" or args.tariff_digits != 10):
+        parser.error("--schema names every column itself: drop --column, --date-format and --tariff-digits")
     from bacuda_research.declarations.quality import print_report, report_file
 
     try:
-        options = schema_options(args)
-        report = report_file(args.file, options, max_rows=args.max_rows)
+        if args.schema:
+            report = declared_report_file(args.file, args.schema, args.max_rows, not args.no_labels)
+        else:
+            report = report_file(args.file, schema_options(args), max_rows=args.max_rows)
     except ValueError as exc:  # DataValidationError and bad column mappings
         print(f"bacuda-validate: error: {exc}", file=sys.stderr)
         return 1
@@ -79,6 +88,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_json(args.json, report)
         print(f"report written to {args.json}")
     return 0
+
+
+def declared_report_file(file: str, schema_path: str, max_rows: int | None, require_labels: bool) -> dict:
+    """Load ``file`` through a declared schema and describe it (raises on a refused file or schema)."""
+    from bacuda_research.declarations.canonical import load_declared
+    from bacuda_research.declarations.declared import load_schema
+    from bacuda_research.declarations.quality import declared_report
+
+    schema = load_schema(schema_path)
+    df = load_declared(file, schema, max_rows=max_rows, require_labels=require_labels)
+    return declared_report(df, schema, file=file)
 
 
 if __name__ == "__main__":

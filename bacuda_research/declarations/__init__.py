@@ -1,7 +1,9 @@
-"""Import declarations as data, torch-free: schema and validation (``schema``), the data-quality
-report (``quality``), keyed pseudonymisation (``anonymize``), DATE features (``features``), the time
-split (``split``) and the seeded synthetic generator (``synthetic``).
+"""Import declarations as data, torch-free: reading files (``reading``), the DATE schema and
+validation (``schema``), declared schemas for any administration's columns (``declared``: the YAML
+model; ``canonical``: loading through one; ``infer``: drafting one), the data-quality report
+(``quality``), keyed pseudonymisation (``anonymize``), DATE features (``features``), the time split
+(``split``) and the seeded synthetic generator (``synthetic``).
 
 Used by training (``fraud``), by the torch-free scoring runtime (``bundle``) and by the light CLIs
-(``bacuda-validate``, ``bacuda-anonymize``), so nothing here imports torch or Lightning.
+(``bacuda-validate``, ``bacuda-anonymize``, ``bacuda-schema``), so nothing here imports torch or Lightning.
 """

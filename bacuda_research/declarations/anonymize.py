@@ -71,10 +71,10 @@ def read_key(key_file: str | os.PathLike | None = None, key_env: str | None = No
     return key
 
 
-def pseudonymize(values: pd.Series, key: bytes, key_name: str) -> pd.Series:
+def pseudonymize(values: pd.Series, key: bytes, key_name: str, prefix: str | None = None) -> pd.Series:
     """HMAC-SHA256 pseudonyms ``<PREFIX>-<16 hex>`` for one identifier column (schema key ``key_name``)."""
     base = hmac.new(key, digestmod=hashlib.sha256)
-    prefix = PREFIXES.get(key_name, key_name.upper())
+    prefix = prefix or PREFIXES.get(key_name, key_name.upper())
     tag = key_name.encode("utf-8") + b"\x1f"
 
     def one(value: str) -> str:
@@ -181,3 +181,59 @@ def _csv_ready(out: pd.DataFrame, scaled: Sequence[str], date_col: str, date_for
             not pd.api.types.is_string_dtype(dates) and dates.dtype == object):
         out[date_col] = pd.to_datetime(dates).dt.strftime(date_format or "%Y-%m-%d")
     return out
+
+
+def anonymize_declared_file(src: str | os.PathLike, dst: str | os.PathLike, key: bytes, schema: Any,
+                            id_roles: Sequence[str] | None = None, date_shift_days: int = 0,
+                            value_scale: float | None = None, keep_extra: bool = False) -> dict[str, Any]:
+    """``anonymize_file`` for a file read through a declared schema (``declared.DeclaredSchema``).
+
+    Pseudonymises the identifier roles (default: id, importer, declarant, office where declared; add
+    country by naming it) and every ``entities`` column; an empty cell allowed by ``allow_missing``
+    stays empty. ``ignore`` columns are dropped unless ``keep_extra``. The output keeps the file's
+    own names, delimiter, decimal mark and date format, so the same schema reads it back.
+    """
+    from bacuda_research.core.io import atomic_path, write_table
+    from bacuda_research.declarations.canonical import validate_declared
+    from bacuda_research.declarations.declared import IDENTIFIER_ROLES, ROLES
+
+    src_p, dst_p = Path(src), Path(dst)
+    if dst_p.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise AnonymizationError(f"{dst}: unsupported output format {dst_p.suffix!r} (use .csv or .parquet)")
+    if dst_p.exists() and src_p.exists() and dst_p.resolve() == src_p.resolve():
+        raise AnonymizationError(f"{dst}: the output would overwrite the input")
+    roles = list(dict.fromkeys(id_roles if id_roles is not None else
+                               [r for r in DEFAULT_ID_KEYS if r in schema.roles]))
+    bad = [r for r in roles if r not in IDENTIFIER_ROLES or r not in schema.roles]
+    if bad:
+        raise AnonymizationError(f"--id-columns: {bad} are not identifier roles of the schema "
+                                 f"(it declares {[r for r in IDENTIFIER_ROLES if r in schema.roles]})")
+    if value_scale is not None and not (math.isfinite(value_scale) and value_scale > 0):
+        raise AnonymizationError(f"--value-scale must be a positive finite number, got {value_scale}")
+    raw = read_table(src_p, delimiter=schema.delimiter)
+    typed = validate_declared(raw, src_p, schema)
+    keep = [c for c in raw.columns if c not in schema.ignore or keep_extra]
+    out = raw[keep].reset_index(drop=True).copy()
+    targets = [(schema.roles[r], ROLES[r], r, None) for r in roles]
+    targets += [(c, c, f"entity\x1f{c}", "ENT") for c in schema.entities]
+    for col, canon, tag, prefix in targets:
+        values = pd.Series(typed[canon])
+        out[col] = pseudonymize(values, key, tag, prefix).where(values != "", "").to_numpy()
+    if date_shift_days:
+        shifted = typed["sgd.date"] + pd.Timedelta(days=int(date_shift_days))
+        out[schema.roles["date"]] = shifted.dt.strftime(schema.date_format or "%Y-%m-%d").to_numpy()
+    scaled = [schema.roles[r] for r in ("value", "fob", "taxes", "revenue") if r in schema.roles]
+    if value_scale is not None:
+        for col in scaled:
+            nums = typed[ROLES[{v: k for k, v in schema.roles.items()}[col]]].to_numpy() * float(value_scale)
+            out[col] = [("" if v != v else f"{v:.12g}".replace(".", schema.decimal)) for v in nums]
+    if dst_p.suffix.lower() == ".csv":
+        with atomic_path(dst_p) as tmp:
+            out.to_csv(tmp, index=False, sep=schema.delimiter)
+    else:
+        write_table(out, dst_p)
+    return {"input": str(src_p), "output": str(dst_p), "rows": int(len(out)),
+            "pseudonymised_columns": [t[0] for t in targets], "date_shift_days": int(date_shift_days),
+            "value_scale": value_scale, "scaled_columns": scaled if value_scale is not None else [],
+            "dropped_extra_columns": [] if keep_extra else [c for c in schema.ignore if c in raw.columns],
+            "kept_extra_columns": [c for c in schema.ignore if c in raw.columns] if keep_extra else []}

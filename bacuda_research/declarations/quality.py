@@ -92,6 +92,51 @@ def quality_report(df: pd.DataFrame, raw: pd.DataFrame | None = None, options: S
     return report
 
 
+def declared_report(df: pd.DataFrame, schema: Any, file: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The report of a frame loaded through a declared schema (``canonical.load_declared``): the same
+    keys as ``quality_report`` where the schema has the columns, ``None`` where it has not."""
+    n = len(df)
+    names = {v: k for k, v in schema.canonical_names().items()}
+    dates = df["sgd.date"]
+    text_cols = [c for c in df.columns if pd.api.types.is_string_dtype(df[c]) or df[c].dtype == object]
+    report: dict[str, Any] = {
+        "file": None if file is None else str(file),
+        "schema": {"source": schema.source, "digest": schema.digest()},
+        "rows": int(n),
+        "columns": {c: names.get(c, "(row number)") for c in df.columns},
+        "date_range": {
+            "min": dates.min().date().isoformat(), "max": dates.max().date().isoformat(),
+            "days": int(dates.dt.normalize().nunique()),
+            "rows_per_month": {str(k): int(v) for k, v in dates.dt.to_period("M").value_counts().sort_index().items()},
+        },
+        "cardinality": {c: int(df[c].nunique()) for c in (*text_cols, "tariff.code") if c in df.columns},
+        "tariff": None,
+        "zero_quantity_rows": int((df["quantity"] == 0).sum()) if "quantity" in df else None,
+        "zero_weight_rows": int((df["gross.weight"] == 0).sum()) if "gross.weight" in df else None,
+        # empty cells accepted by allow_missing: "" in text columns, NaN in numbers
+        "missing": {c: int(df[c].isna().sum() + (df[c] == "").sum() if c in text_cols else df[c].isna().sum())
+                    for c in df.columns},
+        "numeric": {c: _stats(df[c].dropna()) for c in df.columns
+                    if c not in ("illicit", "tariff.code") and pd.api.types.is_float_dtype(df[c])},
+        "labels": None, "revenue": None,
+    }
+    if "tariff.code" in df:
+        digits = int(schema.tariff_digits)
+        tariff = df["tariff.code"].astype("int64")
+        report["tariff"] = {"digits": digits, **{f"hs{k}": int((tariff // 10 ** (digits - k)).nunique())
+                                                 for k in (6, 4, 2)},
+                            "code_lengths": {str(k): int(v) for k, v in
+                                             tariff.astype(str).str.len().value_counts().sort_index().items()}}
+    if "illicit" in df:
+        ill = df["illicit"].astype(bool)
+        report["labels"] = {"illicit_rows": int(ill.sum()), "illicit_rate": float(ill.mean()),
+                            "illicit_zero_revenue_rows": int((ill & (df["revenue"] == 0)).sum())
+                            if "revenue" in df else None}
+        if "revenue" in df:
+            report["revenue"] = {**_stats(df["revenue"][ill]), "total": float(df["revenue"].sum())}
+    return report
+
+
 def _missing_counts(df: pd.DataFrame, raw: pd.DataFrame | None, mapping: dict[str, str]) -> dict[str, int]:
     """Missing cells per canonical column (after validation always 0: missing values are refused)
     and per extra column of the file (empty cells or nulls, which validation does not look at)."""
@@ -132,19 +177,25 @@ def print_report(report: dict[str, Any], console: Any | None = None) -> None:
     labels = report["labels"]
     if labels:
         summary.add_row("illicit rate", f"{labels['illicit_rate']:.2%} ({labels['illicit_rows']:,} rows)")
-        summary.add_row("illicit rows with revenue 0", f"{labels['illicit_zero_revenue_rows']:,}")
+        if labels.get("illicit_zero_revenue_rows") is not None:
+            summary.add_row("illicit rows with revenue 0", f"{labels['illicit_zero_revenue_rows']:,}")
         rev = report["revenue"]
-        if rev["count"]:
+        if rev and rev["count"]:
             summary.add_row("revenue (illicit rows)",
                             f"total {rev['total']:,.0f}; median {rev['median']:,.2f}; mean {rev['mean']:,.2f}; "
                             f"max {rev['max']:,.2f}")
     else:
         summary.add_row("labels", "absent (--no-labels)")
-    summary.add_row("zero quantity rows", f"{report['zero_quantity_rows']:,}")
-    summary.add_row("zero weight rows", f"{report['zero_weight_rows']:,}")
+    if report.get("schema"):
+        summary.add_row("schema", f"{report['schema']['source']} (sha256 {report['schema']['digest'][:12]})")
+    for key in ("zero_quantity_rows", "zero_weight_rows"):
+        if report.get(key) is not None:
+            summary.add_row(key.replace("_", " "), f"{report[key]:,}")
     t = report["tariff"]
-    summary.add_row(f"HS6 / HS4 / HS2 (tariff_digits={t['digits']})", f"{t['hs6']:,} / {t['hs4']:,} / {t['hs2']:,}")
-    summary.add_row("tariff code lengths", ", ".join(f"{k} digits: {v:,}" for k, v in t["code_lengths"].items()))
+    if t:
+        summary.add_row(f"HS6 / HS4 / HS2 (tariff_digits={t['digits']})",
+                        f"{t['hs6']:,} / {t['hs4']:,} / {t['hs2']:,}")
+        summary.add_row("tariff code lengths", ", ".join(f"{k} digits: {v:,}" for k, v in t["code_lengths"].items()))
     console.print(summary)
 
     card = Table(title="Cardinality and missing values")

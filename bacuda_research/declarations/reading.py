@@ -1,0 +1,182 @@
+"""Reading a declarations file (CSV or Parquet) as it is, and the error every refusal raises.
+
+Nothing here interprets values: CSV cells stay text so that validation, not the CSV parser, decides
+what a value means. ``DataValidationError`` names the file, the column and the first offending rows
+(1-based data rows; in a CSV, file line = row + 1) and never an identifier's value.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import os
+import re
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+MAX_SHOWN = 5
+CSV_SUFFIXES = (".csv", ".txt", ".gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+class DataValidationError(ValueError):
+    """A declarations file was refused. Names the file, the column and the first offending rows."""
+
+    def __init__(self, file: str | os.PathLike, problem: str, column: str | None = None,
+                 rows: Sequence[int] = (), values: Sequence[object] = ()):
+        self.file = str(file)
+        self.column = column
+        self.rows = [int(r) for r in rows]
+        self.problem = problem
+        where = f"column '{column}': " if column else ""
+        msg = f"{self.file}: {where}{problem}"
+        if self.rows:
+            shown = ", ".join(str(r) for r in self.rows[:MAX_SHOWN])
+            more = f" (and {len(self.rows) - MAX_SHOWN} more)" if len(self.rows) > MAX_SHOWN else ""
+            csv_hint = "; CSV line = row + 1" if not self.file.lower().endswith(PARQUET_SUFFIXES) else ""
+            msg += f" at row(s) {shown}{more} (1-based data rows{csv_hint})"
+        if len(values):
+            msg += f"; offending values: {', '.join(_show(v) for v in list(values)[:MAX_SHOWN])}"
+        super().__init__(msg)
+
+    def __reduce__(self):
+        # picklable (DataLoader workers, multirun launchers) despite the keyword-rich __init__
+        return (_rebuild_error, (self.file, self.problem, self.column, self.rows, str(self)))
+
+
+def _rebuild_error(file: str, problem: str, column: str | None, rows: list[int], message: str) -> DataValidationError:
+    err = DataValidationError(file, problem, column, rows)
+    err.args = (message,)
+    return err
+
+
+def _show(value: object) -> str:
+    # numpy scalars repr as "np.float64(2.0)"; users want to see 2.0
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    return repr(value)
+
+
+def read_table(path: str | os.PathLike, max_rows: int | None = None, delimiter: str = ",") -> pd.DataFrame:
+    """Read a CSV (strict UTF-8, every cell as text) or Parquet file without interpreting values.
+
+    ``delimiter`` is the CSV field separator (a declared schema says it; DATE files use commas).
+
+    CSV cells stay text so that validation, not the CSV parser, decides what a value means (the
+    parser would turn "NA" into NaN, or a stray letter into a silently object-typed column).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(path, "file not found")
+    if not path.is_file():
+        raise DataValidationError(path, "not a regular file")
+    if path.stat().st_size == 0:
+        raise DataValidationError(path, "the file is empty (0 bytes)")
+    suffix = path.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(path, max_rows)
+    if suffix not in CSV_SUFFIXES:
+        raise DataValidationError(path, f"unsupported format {suffix or '(no suffix)'!r} (use .csv, .csv.gz or .parquet)")
+    return _read_csv(path, max_rows, delimiter)
+
+
+def _read_parquet(path: Path, max_rows: int | None) -> pd.DataFrame:
+    try:
+        if max_rows:
+            import pyarrow.parquet as pq
+
+            batches = pq.ParquetFile(path).iter_batches(batch_size=int(max_rows))
+            first = next(batches, None)
+            return first.to_pandas() if first is not None else pd.read_parquet(path).iloc[:0]
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DataValidationError(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_csv(path: Path, max_rows: int | None, delimiter: str = ",") -> pd.DataFrame:
+    opts = dict(sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+                encoding_errors="strict", skip_blank_lines=False)
+    try:
+        header = pd.read_csv(path, header=None, nrows=1, **opts)
+        df = pd.read_csv(path, nrows=int(max_rows) if max_rows else None, **opts)
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, delimiter) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(path, "the file is empty (no header)") from exc
+    except pd.errors.ParserError as exc:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if m:
+            line = int(m.group(2))
+            raise DataValidationError(path, f"row has {m.group(3)} fields, the header has {m.group(1)}",
+                                      rows=[line - 1]) from exc
+        raise DataValidationError(path, f"malformed CSV: {exc}") from exc
+    except OSError as exc:  # permissions, a damaged .gz, ...
+        raise DataValidationError(path, f"cannot read the file ({type(exc).__name__}: {exc})") from exc
+
+    names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
+    if not isinstance(df.index, pd.RangeIndex):
+        # every row has more fields than the header (typically a trailing delimiter): pandas would
+        # silently use the first column as the index and shift every column by one
+        raise DataValidationError(path, "rows have more fields than the header (trailing delimiter?)",
+                                  column=names[-1] if names else None, rows=[1])
+    # pandas renamed a repeated header name's second copy to "<name>.1"; validation refuses it once
+    # it knows the header is a header (in a headerless file the "names" are confidential data)
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        df.attrs["duplicate_columns"] = dups
+    # blank lines are kept (skip_blank_lines=False) so that row numbers match file lines; trailing
+    # blank lines are harmless editor artefacts, interior ones are refused by validation
+    blank = (df == "").all(axis=1).to_numpy()
+    n = len(df)
+    while n and blank[n - 1]:
+        n -= 1
+    return df.iloc[:n] if n < len(df) else df
+
+
+def _encoding_error(path: Path, delimiter: str = ",") -> DataValidationError:
+    """Locate the first invalid UTF-8 byte (pandas reports an offset inside its read buffer only)."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    base, newlines, header_line = 0, 0, b""
+    offset, bad_byte = None, None
+    with opener(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                offset = base - len(pending) + exc.start
+                data = pending + chunk
+                bad_byte = data[exc.start]
+                newlines += data[: exc.start].count(b"\n") - pending.count(b"\n")
+                break
+            newlines += chunk.count(b"\n")
+            base += len(chunk)
+    if offset is None:  # truncated multi-byte sequence at the very end
+        offset, bad_byte = base, 0
+    line = newlines + 1
+    if offset < 2:
+        with opener(path, "rb") as f:
+            bom = f.read(2)
+        if bom in (b"\xff\xfe", b"\xfe\xff"):
+            return DataValidationError(path, "the file is UTF-16, not UTF-8; re-encode it "
+                                       "(e.g. iconv -f utf-16 -t utf-8)")
+    # the column: count the fields before the bad byte on its line (decoded leniently, never shown)
+    column = None
+    with opener(path, "rb") as f:
+        header_line = f.readline()
+        f.seek(0)
+        head = f.read(offset + 1)
+    start = head.rfind(b"\n", 0, offset) + 1
+    prefix = head[start:offset].decode("utf-8", errors="replace")
+    names = next(csv.reader([header_line.decode("utf-8", errors="replace").strip("\r\n\ufeff")], delimiter=delimiter), [])
+    field = len(next(csv.reader([prefix], delimiter=delimiter), [""])) - 1 if prefix else 0
+    if line > 1 and 0 <= field < len(names):
+        column = names[field]
+    return DataValidationError(
+        path, f"not valid UTF-8 (byte 0x{bad_byte:02x} at byte offset {offset}, file line {line}); "
+        "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        column=column, rows=[line - 1] if line > 1 else [],
+    )

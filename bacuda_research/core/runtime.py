@@ -6,6 +6,7 @@ import os
 import platform
 import random
 import subprocess
+from pathlib import Path
 from importlib import metadata
 from typing import Any
 
@@ -106,17 +107,32 @@ def git_sha() -> str | None:
         return None
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo``), None where it cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def device_info(threads: int | None = None) -> dict[str, Any]:
     """Where the run computed: accelerator, CPU model, cores and torch threads."""
     info: dict[str, Any] = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
     }
     try:
         import torch
 
         info["torch_threads"] = torch.get_num_threads() if threads is None else threads
+        # PyTorch's CPU kernels (and MKL's) are chosen by instruction set: float results can differ
+        # in the last bits between an AVX2 and an AVX-512 machine, so the report says which ran
+        info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         info["cuda"] = torch.cuda.is_available()
         if torch.cuda.is_available():
             info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

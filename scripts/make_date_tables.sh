@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Regenerate the committed DATE (and HS) tables and plots from the run reports, then the README results section.
+# Regenerate the committed DATE (and HS) tables and plots from the run reports, then the results
+# section of experiments/README.md (scripts/readme_results.py).
 #   bash scripts/make_date_tables.sh
 #   ROOT=/tmp/fresh bash scripts/make_date_tables.sh   # tables of runs made with bacuda-bench --root /tmp/fresh
-# (with ROOT set, the README is left alone and a table whose runs are absent is skipped)
+# (with ROOT set, experiments/README.md is left alone and a table whose runs are absent is skipped)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "${ROOT:-$here}"
@@ -48,6 +49,7 @@ fi
 if [ -n "$hs_seeded" ]; then
   $mt $hs_seeded --group model.name --metrics hs --out experiments/hs/bench_table --plot \
     --title "HS-code classification vs baselines, held-out split (3 seeds; bacuda-bench hs)"
+  $py $here/scripts/hs_results_table.py $hs_seeded --output experiments/hs/RESULTS.md
 fi
 if [ -z "${ROOT:-}" ]; then
   $py scripts/readme_results.py

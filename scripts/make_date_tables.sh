@@ -21,7 +21,7 @@ if [ -d $d/baselines ]; then
     --title "Baselines on the shared DATE-schema file (DATE reference split, 5 seeds)" --plot --plot-facet features.risk_flags
 fi
 if [ -d $d/date ] && [ -d $d/baselines ]; then
-  # DATE (dual-task tree stage) against the five baselines, both risk-flag modes: the plot of the README
+  # DATE (dual-task tree stage) against the five baselines, both risk-flag modes: the first plot of experiments/README.md
   $mt $d/date $d/baselines --group model.name features.risk_flags \
     --experiments date_synthetic date_synthetic_oof '*-reference' '*-out_of_fold' --out $d/comparison \
     --title "DATE vs baselines on the shared DATE-schema file (5 seeds)" --plot --plot-facet features.risk_flags

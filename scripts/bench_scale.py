@@ -248,14 +248,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write_outputs(out: Path, results: list[dict], threads: int) -> None:
-    from bacuda_research.core.io import write_json, write_text
+    from bacuda_research.core.io import write_json
+    from bacuda_research.core.portable import write_markdown
 
     meta = {"command": "python scripts/bench_scale.py " + " ".join(sys.argv[1:]), "machine": machine(),
             "threads": threads, "load_after": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out.with_suffix(".json"), {"meta": meta, "results": results})
-    write_text(out.with_suffix(".md"), markdown(results, meta))
+    write_markdown(out.with_suffix(".md"), markdown(results, meta))
     print(markdown(results, meta))
 
 

@@ -280,10 +280,11 @@ def main() -> int:
     md = markdown(result)
     print(md)
     if args.out:
-        from bacuda_research.core.io import write_json, write_text
+        from bacuda_research.core.io import write_json
+        from bacuda_research.core.portable import write_markdown
 
         write_json(f"{args.out}.json", result)
-        write_text(f"{args.out}.md", md)
+        write_markdown(f"{args.out}.md", md)
     return 0
 
 

@@ -73,7 +73,7 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from bacuda_research.bundle.export import export_model
-    from bacuda_research.bundle.hs_export import _ONNXHS, random_batch, random_rows, torch_outputs
+    from bacuda_research.bundle.hs_export import ONNXHS, random_batch, random_rows, torch_outputs
     from bacuda_research.hs.predict import HSPredictor
     from bacuda_research.hs.tfidf import bag_sum
     from bacuda_research.hs.train import predict_texts
@@ -100,7 +100,7 @@ def main() -> int:
     texts = test["text"].tolist()
 
     # ONNX Runtime vs PyTorch: pooled and logits (the TF-IDF bag in NumPy vs EmbeddingBag)
-    wrapper = _ONNXHS(module.model).eval()
+    wrapper = ONNXHS(module.model).eval()
     names = ("pooled", "logits_hs2", "logits_hs4", "logits_hs6")
     onnx_diff: dict[str, float] = {}
     real_batches = [bundle.inputs(texts[s:s + 64]) for s in range(0, len(texts), 64)]

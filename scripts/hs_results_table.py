@@ -18,6 +18,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from bacuda_research.core.portable import installed_package, portable_git
+
 HELD_OUT = [("test/hs2/acc@1", "HS2@1"), ("test/hs4/acc@1", "HS4@1"), ("test/hs4/acc@5", "HS4@5"),
             ("test/hs6/acc@1", "HS6@1"), ("test/hs6/acc@3", "HS6@3"), ("test/hs6/acc@5", "HS6@5"),
             ("test/hs6/macro_f1", "HS6 macro-F1")]
@@ -104,8 +106,8 @@ def render(reports: list[dict]) -> str:
     lines += ["", "## Runs", ""]
     for r in reports:
         hs = r.get("hs", {})
-        lines.append(f"- `{r['_dir'].name}`: seed {r['seed']}, git {r.get('git_sha')}, data sha256 {str(r.get('data_sha256'))[:12]}, "
-                     f"encoder {hs.get('encoder', '-')}, trainable encoder layers {hs.get('trainable_encoder_layers', '-')}, "
+        lines.append(f"- `{r['_dir'].name}`: seed {r['seed']}, git {portable_git(r.get('git_sha'))}, data sha256 {str(r.get('data_sha256'))[:12]}, "
+                     f"encoder {installed_package(hs.get('encoder') or '') or hs.get('encoder') or '-'}, trainable encoder layers {hs.get('trainable_encoder_layers', '-')}, "
                      f"texts through the encoder {hs.get('texts_through_encoder_for_cache', '-')}, "
                      f"epochs {hs.get('epochs_run', '-')}, wall {r.get('wall_time_s', 0):.0f} s "
                      f"(encoder pass {hs.get('embed_s', '-')} s, training loop {hs.get('train_loop_s', '-')} s), "
@@ -122,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     text = render(load(args.runs))
     if args.output:
-        from bacuda_research.core.io import write_text
+        from bacuda_research.core.portable import write_markdown
 
-        write_text(args.output, text)
+        write_markdown(args.output, text)
     else:
         print(text)
     return 0

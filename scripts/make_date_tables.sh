@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Regenerate the committed DATE (and HS) tables and plots from the run reports, then the README results section.
+# Regenerate the committed DATE (and HS) tables and plots from the run reports, then the results
+# section of experiments/README.md (scripts/readme_results.py).
 #   bash scripts/make_date_tables.sh
 #   ROOT=/tmp/fresh bash scripts/make_date_tables.sh   # tables of runs made with bacuda-bench --root /tmp/fresh
-# (with ROOT set, the README is left alone and a table whose runs are absent is skipped)
+# (with ROOT set, experiments/README.md is left alone and a table whose runs are absent is skipped)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "${ROOT:-$here}"
@@ -20,7 +21,7 @@ if [ -d $d/baselines ]; then
     --title "Baselines on the shared DATE-schema file (DATE reference split, 5 seeds)" --plot --plot-facet features.risk_flags
 fi
 if [ -d $d/date ] && [ -d $d/baselines ]; then
-  # DATE (dual-task tree stage) against the five baselines, both risk-flag modes: the plot of the README
+  # DATE (dual-task tree stage) against the five baselines, both risk-flag modes: the first plot of experiments/README.md
   $mt $d/date $d/baselines --group model.name features.risk_flags \
     --experiments date_synthetic date_synthetic_oof '*-reference' '*-out_of_fold' --out $d/comparison \
     --title "DATE vs baselines on the shared DATE-schema file (5 seeds)" --plot --plot-facet features.risk_flags
@@ -48,6 +49,7 @@ fi
 if [ -n "$hs_seeded" ]; then
   $mt $hs_seeded --group model.name --metrics hs --out experiments/hs/bench_table --plot \
     --title "HS-code classification vs baselines, held-out split (3 seeds; bacuda-bench hs)"
+  $py $here/scripts/hs_results_table.py $hs_seeded --output experiments/hs/RESULTS.md
 fi
 if [ -z "${ROOT:-}" ]; then
   $py scripts/readme_results.py

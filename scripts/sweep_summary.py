@@ -55,10 +55,11 @@ def summarise(sweep: Path, out: Path, command: str | None, metric: str = METRIC)
     summary = {"command": command, "sweep_dir": str(sweep), "ranked_by": metric, "n_trials": len(rows),
                "n_done": len(done), "best_trial": best["trial"] if best else None, "optuna": optuna, "trials": rows}
     out.mkdir(parents=True, exist_ok=True)
-    from bacuda_research.core.io import write_json, write_text
+    from bacuda_research.core.io import write_json
+    from bacuda_research.core.portable import write_markdown
 
     write_json(out / "summary.json", summary)
-    write_text(out / "summary.md", markdown(summary))
+    write_markdown(out / "summary.md", markdown(summary))
     return summary
 
 

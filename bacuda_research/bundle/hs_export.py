@@ -34,7 +34,7 @@ from bacuda_research.bundle import hs_runtime as S
 PARITY_TOL = 1e-4
 
 
-class _ONNXHS(nn.Module):
+class ONNXHS(nn.Module):
     """``HSClassifier`` as (input_ids, attention_mask[, lexical]) -> pooled vector and the three heads' logits.
 
     ``lexical`` is the TF-IDF bag vector (``EmbeddingBag`` output); the bag's table is not a
@@ -55,6 +55,10 @@ class _ONNXHS(nn.Module):
         pooled = HSClassifier.embed(self, input_ids, attention_mask)  # the classifier's own code
         x = pooled if lexical is None else torch.cat([pooled, lexical], dim=-1)
         return (pooled, *HSClassifier.logits(self, x))
+
+
+# the former private name (tests/test_export.py still imports it)
+_ONNXHS = ONNXHS
 
 
 def random_rows(n_features: int, n: int, seed: int = 0) -> Any:
@@ -112,7 +116,7 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
     max_length = int(hp["max_length"])
     enc_cfg = dict(module.encoder_config)
     training = training_record(ckpt)
-    wrapper = _ONNXHS(module.model).eval()
+    wrapper = ONNXHS(module.model).eval()
     # HS6 path probabilities = mix[0] * heads + mix[1] * embedding kNN + mix[2] * lexical kNN
     mix = [float(x) for x in getattr(module, "mix", torch.tensor([1.0 - float(hp.get("retrieval_weight", 0.0)),
                                                                    float(hp.get("retrieval_weight", 0.0)), 0.0])).tolist()]

@@ -24,21 +24,30 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
-def _checkout() -> Path | None:
-    """The repository folder when the package runs from a checkout (editable install or PYTHONPATH)."""
-    root = PACKAGE_DIR.parent
+def find_checkout(package_dir: Path) -> Path | None:
+    """The repository folder holding ``package_dir`` when the package runs from a checkout
+    (editable install or PYTHONPATH); None for an installed copy (e.g. in site-packages)."""
+    root = Path(package_dir).parent
     return root if (root / "pyproject.toml").is_file() and (root / "conf" / "train.yaml").is_file() else None
 
 
-CHECKOUT: Path | None = _checkout()
+CHECKOUT: Path | None = find_checkout(PACKAGE_DIR)
 # Kept for scripts and git provenance: the checkout, or the working directory for an installed package.
 REPO_ROOT: Path = CHECKOUT or Path.cwd()
 
 
+def _env_path(name: str) -> Path | None:
+    """An environment variable's folder, made absolute against the working directory (Hydra reads a
+    relative config path relative to the calling module, not to the working directory)."""
+    value = os.environ.get(name)
+    return Path(value).expanduser().absolute() if value else None
+
+
 def conf_dir() -> Path:
-    env = os.environ.get("BACUDA_CONF_DIR")
-    if env:
-        return Path(env)
+    """Where the Hydra configs are (see the module docstring for the order)."""
+    env = _env_path("BACUDA_CONF_DIR")
+    if env is not None:
+        return env
     if CHECKOUT is not None:
         return CHECKOUT / "conf"
     return PACKAGE_DIR / "conf"
@@ -49,16 +58,17 @@ CONF_DIR = conf_dir()
 
 def project_dir() -> Path:
     """Where benchmark suites put ``experiments/`` (see the module docstring for the order)."""
-    env = os.environ.get("BACUDA_PROJECT_DIR")
-    if env:
-        return Path(env)
+    env = _env_path("BACUDA_PROJECT_DIR")
+    if env is not None:
+        return env
     return CHECKOUT if CHECKOUT is not None else Path.cwd()
 
 
 def shared_candidates() -> list[Path]:
-    env = os.environ.get("BACUDA_SHARED_DIR")
-    if env:
-        return [Path(env)]
+    """The shared data folders tried, in order (``$BACUDA_SHARED_DIR`` alone when it is set)."""
+    env = _env_path("BACUDA_SHARED_DIR")
+    if env is not None:
+        return [env]
     out = [CHECKOUT.parent / "shared"] if CHECKOUT is not None else []
     cwd = Path.cwd()
     return out + [cwd / "shared", cwd.parent / "shared"]

@@ -25,7 +25,7 @@ def build_report(
     threads: int | None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the report dictionary (keys are a contract: see README "Run folder")."""
+    """Assemble the report dictionary (keys are a contract: see docs/training.md "Run folder")."""
     report: dict[str, Any] = {
         "metrics": {k: (float(v) if v is not None else None) for k, v in sorted(metrics.items())},
         "config": dict(config),

@@ -177,8 +177,9 @@ def test_bad_input_and_options_leave_no_output(tmp_path: Path, key_file: Path, c
 
 def test_synthetic_round_trip(tmp_path: Path, key_file: Path) -> None:
     """A realistic file from the project's generator anonymises and re-validates unchanged in shape."""
-    synthetic = pytest.importorskip("bacuda_research.declarations.synthetic")
-    df = synthetic.generate_declarations(rows=2000, seed=3)
+    from bacuda_research.declarations.synthetic import generate_declarations
+
+    df = generate_declarations(rows=2000, seed=3)
     src = _csv(df, tmp_path / "syn.csv")
     out = tmp_path / "syn_anon.parquet"
     assert anonymize_main([str(src), str(out), "--key-file", str(key_file), "--value-scale", "1.5"]) == 0

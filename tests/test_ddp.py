@@ -11,7 +11,9 @@ gradients, gradient clipping runs on the averaged gradients, DATE has no dropout
 
 from __future__ import annotations
 
+import re
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,6 +22,11 @@ from bacuda_research.fraud.datamodule import DeclarationsDataModule, TensorBatch
 from bacuda_research.fraud.module import DATEModule
 
 N_TRAIN, N_EVAL, BATCH = 640, 300, 32  # 640 / 32 = 20 optimizer steps in one epoch
+# Largest weight difference allowed between 2 processes at batch 16 and 1 at batch 32 after 20 steps;
+# the documentation states this figure (test_the_documented_tolerance_is_the_tested_one).
+# Measured at 1 thread: 5.96e-8 with the native leaf-attention kernel (the default), 2.98e-8 with
+# sdpa, i.e. one float32 rounding step of the largest weights; the bound leaves room for another compiler.
+DDP_WEIGHT_TOLERANCE = 1e-7
 
 
 def _split(n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
@@ -98,7 +105,7 @@ def test_ddp_two_processes_match_one(tmp_path, splits, one_thread):
     assert single.global_step == N_TRAIN // BATCH == 20  # (the forked ranks' step counters stay there)
     w1, w2 = single.state_dict(), double.state_dict()
     diff = max((w1[k] - w2[k]).abs().max().item() for k in w1)
-    assert diff < 1e-5, diff
+    assert diff < DDP_WEIGHT_TOLERANCE, diff
     assert any((w1[k] - _module().state_dict()[k]).abs().max() > 1e-3 for k in w1)  # it did train
 
     # evaluation: one checkpoint, scored by 1 and by 2 processes over the whole val and test splits
@@ -133,9 +140,27 @@ def test_only_rank_zero_writes_run_outputs(tmp_path, compose_small, monkeypatch)
     cfg = compose_small("model=risky", "debug=fast")
     monkeypatch.setattr(rank_zero_only, "rank", 1)
     report = run(cfg, tmp_path / "rank1")
-    assert report["metrics"]["val/f1@mean"] >= 0
     written = {p.name for p in (tmp_path / "rank1").rglob("*") if p.is_file()}
     assert not written & {"report.json", "DONE", "predictions.csv", "explanations.jsonl"}, written
     monkeypatch.setattr(rank_zero_only, "rank", 0)
-    run(cfg, tmp_path / "rank0")
+    report0 = run(cfg, tmp_path / "rank0")
     assert (tmp_path / "rank0" / "report.json").exists() and (tmp_path / "rank0" / "predictions.csv").exists()
+    assert report["metrics"] == report0["metrics"] and report0["metrics"]["val/auc"] > 0.5  # every rank computes them
+
+
+DOC_SENTENCE = re.compile(r"end\s+within\s+([0-9.]+e-?[0-9]+)\s+of\s+each\s+other")
+
+
+@pytest.mark.xfail(strict=True, reason="README.md states 3e-8, measured with PyTorch's attention (sdpa) before "
+                   "the native kernel became the default (5.96e-8); the README's owner is to state "
+                   "DDP_WEIGHT_TOLERANCE, then this marker goes")
+def test_the_documented_tolerance_is_the_tested_one():
+    """README.md (or docs/*.md after the docs rewrite) states the figure test_ddp_two_processes_match_one uses."""
+    root = Path(__file__).resolve().parents[1]
+    stated = {}
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        if doc.exists():
+            for m in DOC_SENTENCE.finditer(doc.read_text()):
+                stated[f"{doc.relative_to(root)}: {m.group(0)}"] = float(m.group(1))
+    assert stated, "no 'end within <figure> of each other' sentence in README.md or docs/*.md"
+    assert all(v == DDP_WEIGHT_TOLERANCE for v in stated.values()), (stated, DDP_WEIGHT_TOLERANCE)

@@ -330,10 +330,14 @@ def test_hs_bundle_predicts_like_the_checkpoint(hs_run, tmp_path, capsys):
     texts = [nom.describe(c) for c in nom.hs6] + ["knitted cotton shirts", "", "obsolete gadget"]
     want = HSPredictor.from_run(run_dir).predict(texts, top_k=5)
     got = load_model(bundle_dir).predict(texts, top_k=5)  # bacuda-hs accepts a bundle folder
+    # ONNX Runtime vs PyTorch in float32: probabilities within 1e-5 (measured: 1.3e-7). Every text's
+    # top-1 leads its runner-up by far more than twice that (measured: >= 0.15), so the bundle's top-1
+    # must be the checkpoint's, always
+    assert len(got) == len(want) == len(texts)
     for w, g in zip(want, got):
         np.testing.assert_allclose([s.probability for s in g], [s.probability for s in w], atol=1e-5)
-        top_w = [s.hs6 for s in w]
-        assert [s.hs6 for s in g][0] == top_w[0] or abs(g[0].probability - w[0].probability) < 1e-5
+        assert w[0].probability - w[1].probability > 2e-5
+        assert g[0].hs6 == w[0].hs6
     assert manifest["model"]["retrieval_index_rows"] == 60  # the kNN vote is part of the bundle
     src = tmp_path / "titles.csv"
     pd.DataFrame({"text": ["knitted cotton shirts", "Welded steel tubes 2pcs"],

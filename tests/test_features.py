@@ -42,32 +42,61 @@ def test_risky_categories_rule():
     assert risky_categories(keys, y, 10, 0.1) == ["b", "c"]
 
 
+FRACTIONS = (0.7, 0.1, 0.2)
+
+
 @pytest.mark.parametrize("mode", ["reference", "out_of_fold"])
-def test_no_leakage_from_valid_test_labels(frame, mode):
-    train, valid, test = time_split(frame, fractions=(0.7, 0.1, 0.2))
-    a = DeclarationFeatures(risk_flags=mode, seed=1)
-    fa = a.fit_transform(train)
-    valid2, test2 = valid.copy(), test.copy()
-    valid2["illicit"] = 1 - valid2["illicit"]
-    test2["illicit"] = 1 - test2["illicit"]
-    b = DeclarationFeatures(risk_flags=mode, seed=1)
-    fb = b.fit_transform(train)
-    np.testing.assert_array_equal(a.matrix(fa), b.matrix(fb))
-    np.testing.assert_array_equal(a.matrix(a.transform(test)), b.matrix(b.transform(test2)))
-    assert a.to_dict() == b.to_dict()
+def test_no_leakage_from_valid_test_labels(tmp_path, mode):
+    """The data module fits the features on the training rows only: flipping every validation and
+    test label in the file changes no feature of any split, while flipping the training labels does
+    (the flags depend on labels, so the comparison can fail)."""
+    from bacuda_research.fraud.datamodule import DeclarationsDataModule
+
+    raw = generate_declarations(rows=5000, seed=3)
+    raw.to_csv(tmp_path / "d.csv", index=False)
+    train, _, _ = time_split(load_declarations(tmp_path / "d.csv"), fractions=FRACTIONS)
+    in_train = raw["sgd.id"].isin(train["sgd.id"]).to_numpy()
+    assert 0 < in_train.sum() < len(raw)
+
+    def features(flip: np.ndarray) -> dict[str, np.ndarray]:
+        df = raw.copy()
+        df.loc[flip, "illicit"] = 1 - df.loc[flip, "illicit"]
+        df.loc[df["illicit"] == 0, "revenue"] = 0  # a licit row recovers nothing (validated)
+        path = tmp_path / f"flip{int(flip.sum())}.csv"
+        df.to_csv(path, index=False)
+        dm = DeclarationsDataModule(data={"path": str(path), "date_format": "%y-%m-%d",
+                                          "split": {"fractions": list(FRACTIONS)}},
+                                    features={"risk_flags": mode}, seed=1)
+        dm.setup()
+        return {s: dm.splits[s].X for s in ("train", "valid", "test")}
+
+    base = features(np.zeros(len(raw), dtype=bool))
+    later = features(~in_train)
+    for s in base:
+        np.testing.assert_array_equal(base[s], later[s], err_msg=s)
+    train_flipped = features(in_train)
+    assert all(not np.array_equal(base[s], train_flipped[s]) for s in base)
 
 
 def test_out_of_fold_flags_do_not_use_own_label(frame):
-    train, _, _ = time_split(frame, fractions=(0.7, 0.1, 0.2))
-    fe = DeclarationFeatures(risk_flags="out_of_fold", seed=0, risk_folds=5)
-    base = fe.matrix(fe.fit_transform(train))
-    flipped = train.copy()
-    row = 17
-    flipped.loc[row, "illicit"] = 1 - flipped.loc[row, "illicit"]
-    fe2 = DeclarationFeatures(risk_flags="out_of_fold", seed=0, risk_folds=5)
-    other = fe2.matrix(fe2.fit_transform(flipped))
-    # the flipped row's own flags are computed from the other folds only
-    np.testing.assert_array_equal(base[row, 17:], other[row, 17:])
+    """Flipping one training row's label changes that row's reference flags (its own label counts
+    towards its categories' risk) but never its out-of-fold flags (fitted on the other folds)."""
+    train, _, _ = time_split(frame, fractions=FRACTIONS)
+    flag_columns = slice(len(DeclarationFeatures().columns) - len(PROFILES), None)
+
+    def flags(df: pd.DataFrame, mode: str) -> np.ndarray:
+        fe = DeclarationFeatures(risk_flags=mode, seed=0, risk_folds=5)
+        return fe.matrix(fe.fit_transform(df))[:, flag_columns]
+
+    ref, oof = flags(train, "reference"), flags(train, "out_of_fold")
+    label = train.columns.get_loc("illicit")
+    rows = [14, 17, 40, 41]
+    assert sorted(train["illicit"].iloc[rows].unique()) == [0, 1]  # both directions of the flip
+    for row in rows:
+        flipped = train.copy()
+        flipped.iloc[row, label] = 1 - flipped.iloc[row, label]
+        assert (flags(flipped, "reference")[row] != ref[row]).any(), row  # the label matters here ...
+        np.testing.assert_array_equal(flags(flipped, "out_of_fold")[row], oof[row], err_msg=str(row))  # ... not here
 
 
 def test_roundtrip_and_unseen_categories(frame):

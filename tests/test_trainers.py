@@ -52,17 +52,43 @@ def test_bf16_mixed_trains_on_cpu(tmp_path):
     assert any(not torch.equal(before[k], v) for k, v in module.state_dict().items())
 
 
-def test_compile_option_keeps_outputs_and_checkpoint_names():
-    cfg = compose(["trainer.compile.enabled=true", "trainer.compile.backend=eager"])
+# a torch.compile backend that records every call of the graphs it compiled (runs them eagerly)
+GRAPH_CALLS: list[int] = []
+
+
+def _counting_backend(gm, example_inputs):
+    def run(*args):
+        GRAPH_CALLS.append(1)
+        return gm.forward(*args)
+    return run
+
+
+torch._dynamo.register_backend(_counting_backend, name="bacuda_test_counting")
+
+
+def test_compile_option_compiles_keeps_outputs_and_checkpoint_names():
+    cfg = compose(["trainer.compile.enabled=true", "trainer.compile.backend=bacuda_test_counting"])
     plain, compiled = _module(), _module()
     keys = list(compiled.state_dict())
-    compile_network(compiled.net, cfg)
+    assert compile_network(compiled.net, cfg) is compiled.net  # in place (nn.Module.compile)
     batch = _batch()
+    GRAPH_CALLS.clear()
     with torch.no_grad():
-        a, b = plain(batch), compiled(batch)
+        a = plain(batch)
+        assert not GRAPH_CALLS
+        b = compiled(batch)
+        first = len(GRAPH_CALLS)
+        compiled(batch)
+    assert first > 0 and len(GRAPH_CALLS) == 2 * first  # every call runs the compiled graphs
     assert all(torch.allclose(x, y, atol=1e-6) for x, y in zip(a, b))
     assert list(compiled.state_dict()) == keys  # nn.Module.compile: no "_orig_mod." prefix
-    assert compile_network(_module().net, compose([])) is not None  # disabled: untouched
+    # disabled (the default): the network is returned untouched and runs eagerly
+    GRAPH_CALLS.clear()
+    net = _module().net
+    assert compile_network(net, compose([])) is net and net._compiled_call_impl is None
+    with torch.no_grad():
+        net(batch["leaves"].int(), batch["importer"], batch["item"])
+    assert not GRAPH_CALLS
 
 
 def test_optuna_search_space_and_slurm_launcher_configs():

@@ -1,12 +1,14 @@
 """Malformed declarations files are refused with an error naming the file, the column and the rows.
 
 Each case starts from one small valid file and breaks one thing. The cases double as the
-"at least 15 distinct malformed inputs" proof of issue 2; ``test_cli_refuses_every_case`` runs them
+"at least 15 distinct malformed inputs" of issue 2
+(``test_cases_break_one_valid_file_in_at_least_15_distinct_ways``); ``test_cli_refuses_every_case`` runs them
 all through ``bacuda-validate`` too (exit 1, one line on stderr, no traceback, no JSON left).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -195,8 +197,21 @@ def test_malformed_input_is_refused(tmp_path: Path, build, column, rows, problem
             assert value not in msg
 
 
-def test_at_least_15_distinct_malformed_inputs() -> None:
-    assert len({c[0] for c in CASES}) == len(CASES) >= 15
+def test_cases_break_one_valid_file_in_at_least_15_distinct_ways(tmp_path: Path) -> None:
+    """The base file the cases start from is valid (else every case would be refused for the same
+    reason), and the cases are refused for at least 15 different reasons (column, problem)."""
+    base = load_declarations(_csv(good_frame(), tmp_path / "good.csv"))
+    assert len(base) == 8 and base["illicit"].tolist() == [0, 1, 0, 0, 1, 0, 1, 0]
+    reasons = set()
+    for i, (_, build, *_) in enumerate(CASES):
+        folder = tmp_path / f"case{i}"
+        folder.mkdir()
+        with pytest.raises(DataValidationError) as info:
+            load_declarations(build(folder))
+        err = info.value  # the reason as the error states it: without file, rows and offending values
+        reason = re.split(r" at row\(s\)|; offending values", str(err).replace(err.file, ""))[0]
+        reasons.add((err.column, re.sub(r"\d+", "#", reason)))
+    assert len(reasons) >= 15, sorted(reasons, key=str)
 
 
 def test_row_numbers_match_csv_lines(tmp_path: Path) -> None:

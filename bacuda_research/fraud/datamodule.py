@@ -183,6 +183,10 @@ class DeclarationsDataModule(pl.LightningDataModule):
         pin = bool(self.loader_cfg.get("pin_memory", True)) and device.type == "cuda" and \
             next(iter(tensors.values())).device.type == "cpu"
         ds = TensorBatches(tensors, int(self.data_cfg.get("batch_size", 256)), shuffle, self.seed, rank, world)
+        if trainer is not None:
+            # a resumed fit continues with the permutation of the epoch it resumes at (the epoch
+            # Lightning gives samplers' set_epoch; current_epoch still lags by one at this point)
+            ds.epoch = int(trainer.fit_loop.epoch_progress.current.processed)
         return torch.utils.data.DataLoader(ds, batch_size=None, num_workers=0, pin_memory=pin)
 
     def train_dataloader(self) -> Any:

@@ -151,9 +151,6 @@ def test_only_rank_zero_writes_run_outputs(tmp_path, compose_small, monkeypatch)
 DOC_SENTENCE = re.compile(r"end\s+within\s+([0-9.]+e-?[0-9]+)\s+of\s+each\s+other")
 
 
-@pytest.mark.xfail(strict=True, reason="README.md states 3e-8, measured with PyTorch's attention (sdpa) before "
-                   "the native kernel became the default (5.96e-8); the README's owner is to state "
-                   "DDP_WEIGHT_TOLERANCE, then this marker goes")
 def test_the_documented_tolerance_is_the_tested_one():
     """README.md (or docs/*.md after the docs rewrite) states the figure test_ddp_two_processes_match_one uses."""
     root = Path(__file__).resolve().parents[1]

@@ -29,13 +29,13 @@ from bacuda_research.declarations.declared import (
     label_token,
 )
 from bacuda_research.declarations.reading import PARQUET_SUFFIXES, DataValidationError, read_table
-from bacuda_research.declarations.schema import ID_COLUMNS, LABEL_COLUMNS, NONNEG_COLUMNS, _missing, _refuse
+from bacuda_research.declarations.schema import (ID_COLUMNS, LABEL_COLUMNS, NONNEG_COLUMNS, _missing, _parse_dates,
+                                                 _refuse)
 
 # canonical column order: load_declarations' order (identifiers, date, tariff, amounts, labels) with
 # tax.rate among the amounts; the list columns follow in the schema's order
 ORDER = (*ID_COLUMNS, "sgd.date", "tariff.code", *NONNEG_COLUMNS, "tax.rate", *LABEL_COLUMNS)
 LABEL_ROLES = ("label", "revenue")
-_AMBIGUOUS_DATE = re.compile(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 
 
@@ -197,24 +197,7 @@ def parse_label(values: pd.Series, path, column: str, positive: tuple[str, ...],
 
 def parse_dates(values: pd.Series, path, column: str, fmt: str | None) -> pd.Series:
     """Dates in exactly the schema's format (ISO 8601 when none is given; 01/02/2020 is then refused)."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = pd.to_datetime(values)
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_localize(None)
-    elif not pd.api.types.is_string_dtype(values) and values.dtype == object:
-        parsed = pd.to_datetime(values, errors="coerce")  # Parquet date32: datetime.date objects
-    else:
-        text = values.astype(str).str.strip()
-        _refuse(path, column, _missing(values, text), "missing date (empty cell)")
-        parsed = pd.to_datetime(text, format=fmt if fmt else "ISO8601", errors="coerce")
-        if fmt is None:
-            ambiguous = (parsed.isna() & text.str.fullmatch(_AMBIGUOUS_DATE.pattern).fillna(False)).to_numpy()
-            _refuse(path, column, ambiguous, "ambiguous date: day/month order unknown without a format "
-                    "(give date: {column: ..., format: \"%d/%m/%Y\"} or \"%m/%d/%Y\")", values)
-    bad = parsed.isna().to_numpy()
-    _refuse(path, column, bad, f"unparsable date (expected {fmt or 'ISO 8601'}; set date.format in the schema)",
-            values)
-    return parsed.astype("datetime64[ns]").reset_index(drop=True)
+    return _parse_dates(values, path, column, fmt, hint="set date.format in the schema", refuse_ambiguous=True)
 
 
 def parse_tariff(values: pd.Series, path, column: str, digits: int) -> pd.Series:

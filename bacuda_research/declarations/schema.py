@@ -161,6 +161,9 @@ def validate_declarations(raw: pd.DataFrame, path: str | os.PathLike, options: S
     return out
 
 
+_AMBIGUOUS_DATE = r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"
+
+
 def _refuse(path, column: str, bad: np.ndarray, problem: str, values: pd.Series | None = None) -> None:
     if bad.any():
         idx = np.flatnonzero(bad)
@@ -202,7 +205,10 @@ def _parse_label(values: pd.Series, path, column: str) -> pd.Series:
     return nums.astype(np.int8).reset_index(drop=True)
 
 
-def _parse_dates(values: pd.Series, path, column: str, fmt: str | None) -> pd.Series:
+def _parse_dates(values: pd.Series, path, column: str, fmt: str | None, hint: str = "set data.date_format",
+                 refuse_ambiguous: bool = False) -> pd.Series:
+    """Dates in exactly ``fmt`` (ISO 8601 when None). ``refuse_ambiguous``: without a format, a date
+    such as 01/02/2020 is refused as ambiguous (day/month order unknown) rather than as unparsable."""
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.to_datetime(values)
         if getattr(parsed.dt, "tz", None) is not None:
@@ -214,8 +220,12 @@ def _parse_dates(values: pd.Series, path, column: str, fmt: str | None) -> pd.Se
         text = values.astype(str).str.strip()
         _refuse(path, column, _missing(values, text), "missing date (empty cell)")
         parsed = pd.to_datetime(text, format=fmt if fmt else "ISO8601", errors="coerce")
+        if refuse_ambiguous and fmt is None:
+            ambiguous = (parsed.isna() & text.str.fullmatch(_AMBIGUOUS_DATE).fillna(False)).to_numpy()
+            _refuse(path, column, ambiguous, "ambiguous date: day/month order unknown without a format "
+                    "(give date: {column: ..., format: \"%d/%m/%Y\"} or \"%m/%d/%Y\")", values)
     bad = parsed.isna().to_numpy()
-    _refuse(path, column, bad, f"unparsable date (expected format {fmt or 'ISO 8601'}; set data.date_format)", values)
+    _refuse(path, column, bad, f"unparsable date (expected format {fmt or 'ISO 8601'}; {hint})", values)
     return parsed.astype("datetime64[ns]").reset_index(drop=True)
 
 

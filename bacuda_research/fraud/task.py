@@ -16,6 +16,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.fraud.datamodule import DeclarationsDataModule
+from bacuda_research.fraud.declared_data import add_schema_digest, drop_revenue_metrics
 from bacuda_research.fraud.evaluation import evaluate_scores, prediction_frame
 from bacuda_research.core.task import TaskResult
 from bacuda_research.core.training import is_global_zero
@@ -33,8 +34,12 @@ def build_datamodule(cfg: DictConfig) -> DeclarationsDataModule:
 
 
 def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
+    add_schema_digest(cfg)  # a declared schema's content enters the run's identity and report
     dm = build_datamodule(cfg)
     dm.setup()
+    has_revenue = getattr(dm, "has_revenue", True)
+    if cfg.model.get("kind") == "xgb_revenue" and not has_revenue:
+        raise ValueError(f"model=xgb_revenue needs a revenue column; the schema ({dm.schema.source}) has no revenue role")
     summary = dm.summary()
     log.info("data: %s", {k: v["rows"] for k, v in summary.items() if isinstance(v, dict)})
     percents = tuple(cfg.model.get("percents", (1, 2, 5, 10)))
@@ -66,6 +71,14 @@ def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
         preds = [prediction_frame(s, dm.splits[s], scores[s], revenue[s]) for s in ("valid", "test")]
         extra = {}
 
+    if not has_revenue:  # absent, not zero: nothing about revenue can be measured
+        metrics = drop_revenue_metrics(metrics)
+    if getattr(dm, "schema", None) is not None:
+        extra = {**extra, "schema": {"source": dm.schema.source, "digest": dm.schema.digest(),
+                                     "files": len(dm.paths)},
+                 "features": {"kind": "auto" if type(dm.features).__name__ == "AutoFeatures" else "date",
+                              "columns": len(dm.features.columns)},
+                 "tasks": ["illicit", "revenue"] if has_revenue else ["illicit"]}
     if cfg.get("predictions_file") and is_global_zero():  # one writer under DDP
         write_table(pd.concat(preds, ignore_index=True), Path(run_dir) / cfg.predictions_file)
     return TaskResult(metrics=metrics, data_sha256=dm.data_sha256,

@@ -135,7 +135,7 @@ class DeclarationsDataModule(pl.LightningDataModule):
         if self.splits:
             return
         if uses_schema(self.data_cfg):  # declared schema (data.schema / data.files): fraud/declared_data.py
-            return setup_declared(self)
+            return setup_declared(self, Split)
         self.path = self.resolve_path()
         df = load_declarations(self.path, self.schema_options(), max_rows=self.data_cfg.get("max_rows"))
         self.data_sha256 = sha256_file(self.path)

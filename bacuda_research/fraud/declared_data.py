@@ -106,10 +106,9 @@ def build_features(features_cfg: Mapping[str, Any], schema: DeclaredSchema, seed
                         risk_rates=bool(features_cfg.get("risk_rates", True)), **common)
 
 
-def setup_declared(dm) -> None:
-    """Fill a ``DeclarationsDataModule`` (``splits``, ``features``, ``path``, ``data_sha256``) from a schema."""
-    from bacuda_research.fraud.datamodule import Split
-
+def setup_declared(dm, Split) -> None:
+    """Fill a ``DeclarationsDataModule`` (``splits`` of ``Split``, ``features``, ``path``, ``data_sha256``)
+    from a schema."""
     schema = config_schema(dm.data_cfg)
     if schema is None:
         raise ValueError("data.files needs data.schema (a declared schema names the files' columns)")

@@ -12,9 +12,9 @@ metrics="test/precision@1 test/precision@2 test/precision@5 test/precision@10 te
  test/recall@1 test/recall@2 test/recall@5 test/recall@10 test/recall@25.2 test/auc"
 if [ -d $d/fraud ]; then
   $mt $d/fraud --group model.name features.risk_flags --metrics $metrics --out $d/table --plot \
-    --title "KCS synthetic declarations, label Fraud: the authors' split (train 2020, valid 2021 Q1, test 2021 Q2), 5 seeds, threads=1 (published XGBoost at 25.2% inspected: precision 0.529, recall 0.616)"
+    --title "KCS synthetic, label Fraud (authors' split; published XGBoost @25.2%: P 0.529, R 0.616)"
 fi
 if [ -d $d/critical ]; then
   $mt $d/critical --group model.name features.risk_flags --metrics $metrics --out $d/critical_table --plot \
-    --title "KCS synthetic declarations, label Critical Fraud (positive 2; 73 positives in test; Fraud ignored), 5 seeds, threads=1"
+    --title "KCS synthetic, label Critical Fraud = 2 (73 positives in test; Fraud ignored)"
 fi

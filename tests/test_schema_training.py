@@ -185,3 +185,14 @@ def test_out_of_fold_profiles_do_not_see_their_own_label(export):
     oof = AutoFeatures(entities=["SELLER"], risk_flags="out_of_fold", seed=0).fit_transform(train)
     assert np.corrcoef(ref["RiskR.SELLER"], train["illicit"])[0, 1] > 0.99
     assert (oof["RiskR.SELLER"] == 0).all()
+
+
+def test_auto_features_without_a_schema_are_refused(compose_small, tmp_path):
+    with pytest.raises(ValueError, match="features=auto reads the roles of a declared schema"):
+        run(compose_small("features=auto", "model=random"), tmp_path / "run")
+
+
+def test_with_a_revenue_role_revenue_models_and_metrics_are_there(compose_small, tmp_path):
+    rep = run(compose_small("data.schema=date", "model=xgb_revenue", f"cache_dir={tmp_path}"), tmp_path / "run")
+    assert rep["tasks"] == ["illicit", "revenue"] and rep["features"]["kind"] == "auto"
+    assert "test/revenue@1" in rep["metrics"] and rep["metrics"]["test/revenue@10"] > 0.1

@@ -16,7 +16,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.fraud.datamodule import DeclarationsDataModule
-from bacuda_research.fraud.declared_data import add_schema_digest, drop_revenue_metrics
+from bacuda_research.fraud.declared_data import add_schema_digest, drop_revenue_metrics, uses_schema
 from bacuda_research.fraud.evaluation import evaluate_scores, prediction_frame
 from bacuda_research.core.task import TaskResult
 from bacuda_research.core.training import is_global_zero
@@ -35,6 +35,9 @@ def build_datamodule(cfg: DictConfig) -> DeclarationsDataModule:
 
 def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
     add_schema_digest(cfg)  # a declared schema's content enters the run's identity and report
+    if cfg.get("features", {}).get("kind") == "auto" and not uses_schema(cfg.data):
+        raise ValueError("features=auto reads the roles of a declared schema: give data.schema (data.schema=date "
+                         "for a file with the DATE column names)")
     dm = build_datamodule(cfg)
     dm.setup()
     has_revenue = getattr(dm, "has_revenue", True)

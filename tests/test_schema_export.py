@@ -65,3 +65,18 @@ def test_bacuda_score_and_explain_on_a_declared_schema_run(declared_date_run, tm
     assert explain_main([str(run_dir), str(path), "--top", "3", "--output", str(expl)]) == 0
     rows = [json.loads(line) for line in expl.read_text().splitlines()]
     assert len(rows) == 3 and all(r["leaves"] and "rule" in r["leaves"][0] for r in rows)
+
+
+def test_bacuda_eval_reproduces_a_declared_schema_run(declared_date_run, tmp_path):
+    from bacuda_research.cli.evaluate import evaluate
+    from bacuda_research.core.config import compose
+
+    run_dir, _, path = declared_date_run
+    report = json.loads((run_dir / "report.json").read_text())
+    cfg = compose([f"model_path={run_dir}", "data=file", f"data.path={path}",
+                   f"data.schema={path.parent / 'schema.yaml'}"], config_name="eval")
+    ev = evaluate(cfg, tmp_path)
+    for key in ("test/precision@1", "test/precision@5", "test/auc"):
+        assert ev["metrics"][key] == pytest.approx(report["metrics"][key], abs=1e-9), key
+    assert not [k for k in ev["metrics"] if "revenue" in k or "/rev/" in k]
+    assert ev["data_sha256"] == report["data_sha256"]

@@ -150,3 +150,13 @@ def checkpoint_schema(data_cfg: Mapping[str, Any], schema: DeclaredSchema | None
         return {"declared": schema.to_dict()}
     return {"columns": dict(data_cfg.columns), "date_format": data_cfg.date_format,
             "tariff_digits": int(data_cfg.tariff_digits)}
+
+
+def eval_parts(data_cfg: Mapping[str, Any], schema: DeclaredSchema, path: Path | None, split: str) -> tuple[dict, str]:
+    """``bacuda-eval`` of a declared-schema run: the rows of ``split`` (valid, test or all) read with the
+    model's own schema, and the data hash over the files read."""
+    import pandas as pd
+
+    parts, paths = load_parts(data_cfg, schema, path)
+    named = {"all": pd.concat(parts, ignore_index=True)} if split == "all" else {"valid": parts[1], "test": parts[2]}
+    return named, data_hash(paths)

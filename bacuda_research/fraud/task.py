@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
@@ -102,8 +103,10 @@ def evaluate_fraud(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     from bacuda_research.core.report import build_report, write_report
     from bacuda_research.core.runtime import seed_everything, set_threads
     from bacuda_research.core.task import print_metrics
+    from bacuda_research.declarations.declared import DeclaredSchema
     from bacuda_research.declarations.schema import load_declarations
     from bacuda_research.declarations.split import time_split
+    from bacuda_research.fraud.declared_data import eval_parts
     from bacuda_research.fraud.evaluation import Labels, date_metrics
     from bacuda_research.fraud.predictor import DATEPredictor
 
@@ -113,26 +116,33 @@ def evaluate_fraud(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     seed_everything(int(cfg.seed))
     predictor = DATEPredictor.from_run(cfg.model_path)
     dm = DeclarationsDataModule(OmegaConf.to_container(cfg.data, resolve=True), {}, cache_dir=cfg.cache_dir)
-    path = dm.resolve_path()
-    df = load_declarations(path, dm.schema_options(), max_rows=cfg.data.get("max_rows"))
-    parts = {"all": df}
-    if cfg.split != "all":
-        split = cfg.data.split
-        _, valid, test = time_split(df, valid_start=split.valid_start, test_start=split.test_start,
-                                    fractions=split.fractions, source=str(path))
-        parts = {"valid": valid, "test": test}
+    declared = isinstance(predictor.schema, DeclaredSchema)  # a run on a declared schema reads with it
+    path = None if dm.data_cfg.get("files") else dm.resolve_path()
+    if declared:
+        parts, data_sha = eval_parts(dm.data_cfg, predictor.schema, path, cfg.split)
+    else:
+        df = load_declarations(path, dm.schema_options(), max_rows=cfg.data.get("max_rows"))
+        parts, data_sha = {"all": df}, sha256_file(path)
+        if cfg.split != "all":
+            split = cfg.data.split
+            _, valid, test = time_split(df, valid_start=split.valid_start, test_start=split.test_start,
+                                        fractions=split.fractions, source=str(path))
+            parts = {"valid": valid, "test": test}
     outputs, labels = {}, {}
     for name, rows in parts.items():
         out = predictor.predict(rows)
         outputs[name] = {"logit": out["logit"], "prob": out["prob"], "rev": out["rev_score"]}
-        labels[name] = Labels(rows["illicit"].to_numpy(), rows["revenue"].to_numpy())
+        revenue = rows["revenue"].to_numpy() if "revenue" in rows else np.zeros(len(rows))
+        labels[name] = Labels(rows["illicit"].to_numpy(), revenue)
     metrics = date_metrics(outputs, labels, predictor.percents, keys=[(cfg.split, cfg.split)], threshold=0.5)
+    if declared and "revenue" not in predictor.schema.roles:
+        metrics = drop_revenue_metrics(metrics)
     if cfg.get("predictions_file"):
         scored = predictor.score(parts[cfg.split])
         scored.insert(1, "split", cfg.split)
         write_table(scored, run_dir / cfg.predictions_file)
     report = build_report(config=OmegaConf.to_container(cfg, resolve=True), metrics=metrics, seed=int(cfg.seed),
-                          data_sha256=sha256_file(path), wall_time_s=time.perf_counter() - t0, threads=threads,
+                          data_sha256=data_sha, wall_time_s=time.perf_counter() - t0, threads=threads,
                           extra={"model_path": str(cfg.model_path)})
     write_report(run_dir, report)
     print_metrics(metrics, title=f"{Path(str(cfg.model_path)).name} on {cfg.data.name} ({cfg.split})")

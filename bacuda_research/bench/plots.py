@@ -62,16 +62,17 @@ def plot_selection_curves(df: pd.DataFrame, group: Sequence[str], out: str | Pat
     percents = selection_percents(df.columns)
     if not percents:
         return None
-    metrics = [f"test/{m}@{_n(p)}" for m in CURVE_METRICS for p in percents]
-    agg = aggregate(df, metrics, group)
+    # runs without a revenue column report no revenue@n: no revenue panel then
+    curves = [m for m in CURVE_METRICS if any(f"test/{m}@{_n(p)}" in df.columns for p in percents)]
+    metrics = [f"test/{m}@{_n(p)}" for m in curves for p in percents]
+    agg = aggregate(df, [m for m in metrics if m in df.columns], group)
     facets = list(dict.fromkeys(agg[facet])) if facet else [None]
     line_keys = [g for g in group if g != facet]
     plt = _pyplot()
-    fig, axes = plt.subplots(len(facets), len(CURVE_METRICS), figsize=(5 * len(CURVE_METRICS), 3.8 * len(facets)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(facets), len(curves), figsize=(5 * len(curves), 3.8 * len(facets)), squeeze=False)
     for i, fv in enumerate(facets):
         rows = agg if fv is None else agg[agg[facet] == fv]
-        for j, metric in enumerate(CURVE_METRICS):
+        for j, metric in enumerate(curves):
             ax = axes[i][j]
             for _, r in rows.iterrows():
                 xs = [p for p in percents if not pd.isna(r.get(f"test/{metric}@{_n(p)} mean"))]

@@ -135,6 +135,9 @@ def compose_run(overrides: Sequence[str]) -> tuple[DictConfig, dict[str, Any]]:
     choices = OmegaConf.to_container(cfg.hydra.runtime.choices, resolve=False)
     with open_dict(cfg):
         del cfg["hydra"]
+    from bacuda_research.fraud.declared_data import add_schema_digest
+
+    add_schema_digest(cfg)  # what the run will record (the schema's content, not its path)
     return cfg, dict(choices)
 
 
@@ -142,6 +145,11 @@ _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def _data_sha(cfg: DictConfig) -> str | None:
+    files = cfg.data.get("files")
+    if files and all(Path(str(p)).is_file() for p in files.values()):
+        from bacuda_research.declarations.declared import data_hash
+
+        return data_hash([files[s] for s in ("train", "valid", "test")])
     path = cfg.data.get("path")
     if not path or not Path(str(path)).is_file():
         return None

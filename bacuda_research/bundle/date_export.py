@@ -18,6 +18,7 @@ from torch import nn
 
 from bacuda_research.bundle import format as B
 from bacuda_research.bundle.card import date_card
+from bacuda_research.declarations.stored import stored_from_schema
 from bacuda_research.bundle.common import (export_onnx, export_versions, max_abs_diff, now_utc,
                                            training_record)
 from bacuda_research.bundle import date_runtime as S
@@ -99,8 +100,7 @@ def export_date(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, o
             "importer_vocab": feats["importer_vocab"], "item_vocab": feats["item_vocab"],
             "leaf_table": predictor.encoder.table.tolist()})
         B.write_json_file(tmp, S.SCORING, {
-            "schema": {"columns": dict(predictor.schema.columns or {}), "date_format": predictor.schema.date_format,
-                       "tariff_digits": int(predictor.schema.tariff_digits)},
+            "schema": stored_from_schema(predictor.schema),  # DATE layout or declared schema
             "revenue_scale": float(predictor.revenue_scale), "dense_scaler": predictor.dense_scaler,
             "percents": list(predictor.percents), "n_boosters": len(predictor.stage.boosters), "net": net_cfg,
             "onnx": {"inputs": names, "outputs": list(S.OUTPUTS), "opset": opset_used},

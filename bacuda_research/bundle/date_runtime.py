@@ -57,16 +57,14 @@ class DATEBundle:
 
     def __init__(self, folder: Path, manifest: dict[str, Any], session: Any, features: Any, stage: Any,
                  encoder: Any, scoring: dict[str, Any], rules: dict[int, dict]) -> None:
-        from bacuda_research.declarations.schema import SchemaOptions
+        from bacuda_research.declarations.stored import schema_from_stored
 
         self.folder, self.manifest, self.session = folder, manifest, session
         self.features, self.stage, self.encoder = features, stage, encoder
         self.scoring, self.rules = scoring, rules
         self.revenue_scale = float(scoring["revenue_scale"])
         self.dense_scaler = scoring.get("dense_scaler") or None
-        s = scoring["schema"]
-        self.schema = SchemaOptions(columns=s.get("columns"), date_format=s.get("date_format"),
-                                    tariff_digits=int(s.get("tariff_digits", 10)), require_labels=False)
+        self.schema = schema_from_stored(scoring["schema"])  # DATE layout or declared schema
         self.input_names = [i.name for i in session.get_inputs()]
         #: set by ``from_verified`` for ``revenue_ranking: expected`` bundles
         self.revenue_given_illicit: Any = None
@@ -79,7 +77,7 @@ class DATEBundle:
 
     @classmethod
     def from_verified(cls, folder: Path, manifest: dict[str, Any], threads: int | None = None) -> "DATEBundle":
-        from bacuda_research.declarations.features import DeclarationFeatures
+        from bacuda_research.declarations.stored import features_from_dict
         from bacuda_research.bundle.format import read_bytes, read_json
         from bacuda_research.fraud import xgb_stage
         from bacuda_research.bundle.onnx import session
@@ -88,7 +86,7 @@ class DATEBundle:
         feats = read_json(folder, manifest, FEATURES)
         vocab = read_json(folder, manifest, VOCABULARIES)
         columns = list(feats.pop("feature_columns"))
-        features = DeclarationFeatures.from_dict({**feats, "importer_vocab": vocab["importer_vocab"],
+        features = features_from_dict({**feats, "importer_vocab": vocab["importer_vocab"],
                                                   "item_vocab": vocab["item_vocab"]})
         if features.columns != columns:
             raise ValueError(f"{folder}/{FEATURES}: feature columns differ from this code's "
@@ -174,9 +172,9 @@ class DATEBundle:
 
     def read(self, path: str | os.PathLike) -> pd.DataFrame:
         """Read and validate a declarations file with the training schema (labels optional)."""
-        from bacuda_research.declarations.schema import load_declarations
+        from bacuda_research.declarations.stored import read_with
 
-        return load_declarations(path, self.schema)
+        return read_with(self.schema, path)
 
     def score_file(self, input_path: str | os.PathLike, output_path: str | os.PathLike, top_k: int = 5,
                    batch_size: int = 1024) -> int:

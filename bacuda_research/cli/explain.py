@@ -30,13 +30,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", help="write JSON lines here instead of printing")
     args = parser.parse_args(argv)
 
-    from bacuda_research.declarations.schema import DataValidationError, load_declarations
+    from bacuda_research.declarations.schema import DataValidationError
     from bacuda_research.fraud.predictor import DATEPredictor
     from bacuda_research.core.io import write_text
 
     try:
         predictor = DATEPredictor.from_run(args.model)
-        df = load_declarations(args.input, predictor.schema)
+        df = predictor.read(args.input)
     except (FileNotFoundError, ValueError, DataValidationError) as exc:
         print(f"bacuda-explain: {exc}", file=sys.stderr)
         return 1

@@ -11,9 +11,13 @@ from bacuda_research.core.paths import CONF_DIR, shared_path
 
 
 def register_resolvers() -> None:
-    """``${shared:rel/path}`` -> the absolute path of a file below the shared data folder."""
+    """``${shared:rel/path}`` -> the absolute path of a file below the shared data folder;
+    ``${if_schema:${oc.select:data.schema,null},A,B}`` -> A with a declared schema, B without (the
+    defaults that differ between the DATE layout and declared schemas, conf/features/date.yaml)."""
     if not OmegaConf.has_resolver("shared"):
         OmegaConf.register_new_resolver("shared", lambda rel: str(shared_path(str(rel))))
+    if not OmegaConf.has_resolver("if_schema"):
+        OmegaConf.register_new_resolver("if_schema", lambda schema, a, b: a if schema else b)
 
 
 def compose(overrides: Sequence[str] = (), config_name: str = "train") -> DictConfig:

@@ -17,6 +17,9 @@ from typing import Any, Mapping, Sequence
 # data.path is compared through the data's sha256 instead (the same file may live elsewhere).
 RESULT_NEUTRAL = (
     "cache_dir", "resume", "logger", "predictions_file", "data.path", "malloc_keep_freed",
+    # a declared schema's path and a split's files: compared through data.schema_digest (the schema's
+    # content, added when the run starts) and the data hash over all files instead
+    "data.schema", "data.files",
     "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps",
 )
 # ... options that are off: (key, value meaning off, keys dropped then). Runs recorded before the
@@ -27,6 +30,8 @@ OFF_OPTIONS = (
     # the kernel is never called
     ("model.net.attention_kernel", "sdpa", ("model.net.attention_kernel",)),
     ("model.net.self_attention", False, ("model.net.attention_kernel",)),
+    # runs before declared schemas had DATE's features and no features.kind key
+    ("features.kind", "date", ("features.kind",)),
 )
 # ... and keys a model family never reads: the classic baselines (random, risky, XGBoost variants)
 # train no network, so the Lightning trainer and the batch settings cannot change their numbers.

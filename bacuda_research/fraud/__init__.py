@@ -3,6 +3,7 @@
 - ``task``: ``run_fraud(cfg, run_dir, loggers)``, what ``bacuda-train`` runs for the declarations models;
 - ``evaluation``: val/test metrics from scores, per-declaration prediction frames;
 - ``datamodule``: file -> validated frame -> time split -> features -> whole-split tensors;
+- ``declared_data``: the data side through a declared schema (``data.schema``, ``data.files``), no-revenue rules;
 - ``baselines``: random, risky, XGBoost, XGBoost+LR, XGBoost revenue;
 - ``xgb_stage``: the cached XGBoost stage of DATE (boosters, leaf numbering, leaf rules);
 - ``inputs``: leaf/importer/item tensors and revenue outputs (torch-free; shared with the runtime);

@@ -22,6 +22,7 @@ from bacuda_research.declarations.schema import SchemaOptions, load_declarations
 from bacuda_research.declarations.split import time_split
 from bacuda_research.declarations.synthetic import synthetic_file
 from bacuda_research.core.io import sha256_file
+from bacuda_research.fraud.declared_data import setup_declared, uses_schema
 
 SPLITS = ("train", "valid", "test")
 
@@ -133,6 +134,8 @@ class DeclarationsDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
+        if uses_schema(self.data_cfg):  # declared schema (data.schema / data.files): fraud/declared_data.py
+            return setup_declared(self, Split)
         self.path = self.resolve_path()
         df = load_declarations(self.path, self.schema_options(), max_rows=self.data_cfg.get("max_rows"))
         self.data_sha256 = sha256_file(self.path)

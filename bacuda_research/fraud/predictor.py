@@ -22,7 +22,8 @@ import torch
 
 from bacuda_research.core.checkpoints import resolve_model
 from bacuda_research.declarations.features import DeclarationFeatures
-from bacuda_research.declarations.schema import SchemaOptions, load_declarations
+from bacuda_research.declarations.schema import SchemaOptions
+from bacuda_research.declarations.stored import features_from_dict, read_with, schema_from_stored
 from bacuda_research.metrics.selection import rank_desc
 from bacuda_research.fraud import xgb_stage
 from bacuda_research.fraud.network import DATE
@@ -88,14 +89,12 @@ class DATEPredictor:
         net.load_state_dict({k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")})
         stage = xgb_stage.TreeStage.from_raw([t.numpy().tobytes() for t in art["boosters_ubj"]],
                                              list(art["feature_columns"]))
-        schema = json.loads(art["schema"])
         predictor = cls(
-            net=net, features=DeclarationFeatures.from_dict(json.loads(art["features"])), stage=stage,
+            net=net, features=features_from_dict(json.loads(art["features"])), stage=stage,
             encoder=xgb_stage.LeafEncoder(art["leaf_table"].numpy().astype(np.int32)),
             revenue_scale=float(art["revenue_scale"]),
             dense_scaler=json.loads(art["dense_scaler"]) if art["dense_scaler"] else None,
-            schema=SchemaOptions(columns=schema.get("columns"), date_format=schema.get("date_format"),
-                                 tariff_digits=int(schema.get("tariff_digits", 10)), require_labels=False),
+            schema=schema_from_stored(json.loads(art["schema"])),  # DATE layout or declared schema
             feature_columns=list(art["feature_columns"]), percents=tuple(art.get("percents", (1, 2, 5, 10))),
         )
         if "revenue_given_illicit_ubj" in art:
@@ -161,8 +160,12 @@ class DATEPredictor:
             "revenue_rank": rank_desc(out["rev_score"]),
         })
 
+    def read(self, path: str | Path) -> pd.DataFrame:
+        """Read and validate a file with the training schema (DATE layout or declared; labels optional)."""
+        return read_with(self.schema, path)
+
     def score_file(self, path: str | Path) -> pd.DataFrame:
-        return self.score(load_declarations(path, self.schema))
+        return self.score(self.read(path))
 
     # -- explanations ----------------------------------------------------------------------
     @property

@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.core.identity import run_key
+from bacuda_research.fraud.declared_data import checkpoint_schema, revenue_free_model
 # the dense scaling is NumPy-only (shared with the torch-free scoring runtime)
 from bacuda_research.fraud.inputs import dense_inputs, dense_scaler
 from bacuda_research.fraud.module import DATEModule
@@ -57,6 +58,8 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     from bacuda_research.fraud.predictor import checkpoint_artifacts
 
     mcfg = OmegaConf.to_container(cfg.model, resolve=True)
+    if not getattr(dm, "has_revenue", True):  # a declared schema without revenue: the illicit task alone
+        mcfg = revenue_free_model(mcfg)
     train = dm.splits["train"]
     params, rounds = xgb_stage.xgb_params(mcfg["xgb"], "binary:logistic", int(cfg.seed), cfg.get("threads"))
     boosters = [xgb_stage.fit_booster(train.X, train.illicit, params, rounds, dm.features.columns, cfg.cache_dir)]
@@ -92,8 +95,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     percents = tuple(mcfg.get("percents", (1, 2, 5, 10)))
     module = DATEModule(net=net, alpha=mcfg["alpha"], optimizer=mcfg["optimizer"], percents=percents,
                         revenue_scale=revenue_scale, grad_clip=mcfg.get("grad_clip"))
-    schema = {"columns": dict(cfg.data.columns), "date_format": cfg.data.date_format,
-              "tariff_digits": int(cfg.data.tariff_digits)}
+    schema = checkpoint_schema(cfg.data, getattr(dm, "schema", None))
     if mcfg.get("tree_init"):
         module.net.init_from_trees(*tree_init_values(stage, encoder, train.X, revenue_scale))
     module.artifacts = checkpoint_artifacts(dm.features, stage, encoder, revenue_scale, scaler, schema, percents,

@@ -12,10 +12,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.fraud.datamodule import DeclarationsDataModule
+from bacuda_research.fraud.declared_data import add_schema_digest, drop_revenue_metrics, uses_schema
 from bacuda_research.fraud.evaluation import evaluate_scores, prediction_frame
 from bacuda_research.core.task import TaskResult
 from bacuda_research.core.training import is_global_zero
@@ -33,8 +35,15 @@ def build_datamodule(cfg: DictConfig) -> DeclarationsDataModule:
 
 
 def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
+    add_schema_digest(cfg)  # a declared schema's content enters the run's identity and report
+    if cfg.get("features", {}).get("kind") == "auto" and not uses_schema(cfg.data):
+        raise ValueError("features=auto reads the roles of a declared schema: give data.schema (data.schema=date "
+                         "for a file with the DATE column names)")
     dm = build_datamodule(cfg)
     dm.setup()
+    has_revenue = getattr(dm, "has_revenue", True)
+    if cfg.model.get("kind") == "xgb_revenue" and not has_revenue:
+        raise ValueError(f"model=xgb_revenue needs a revenue column; the schema ({dm.schema.source}) has no revenue role")
     summary = dm.summary()
     log.info("data: %s", {k: v["rows"] for k, v in summary.items() if isinstance(v, dict)})
     percents = tuple(cfg.model.get("percents", (1, 2, 5, 10)))
@@ -66,6 +75,14 @@ def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
         preds = [prediction_frame(s, dm.splits[s], scores[s], revenue[s]) for s in ("valid", "test")]
         extra = {}
 
+    if not has_revenue:  # absent, not zero: nothing about revenue can be measured
+        metrics = drop_revenue_metrics(metrics)
+    if getattr(dm, "schema", None) is not None:
+        extra = {**extra, "schema": {"source": dm.schema.source, "digest": dm.schema.digest(),
+                                     "files": len(dm.paths)},
+                 "features": {"kind": "auto" if type(dm.features).__name__ == "AutoFeatures" else "date",
+                              "columns": len(dm.features.columns)},
+                 "tasks": ["illicit", "revenue"] if has_revenue else ["illicit"]}
     if cfg.get("predictions_file") and is_global_zero():  # one writer under DDP
         write_table(pd.concat(preds, ignore_index=True), Path(run_dir) / cfg.predictions_file)
     return TaskResult(metrics=metrics, data_sha256=dm.data_sha256,
@@ -86,8 +103,10 @@ def evaluate_fraud(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     from bacuda_research.core.report import build_report, write_report
     from bacuda_research.core.runtime import seed_everything, set_threads
     from bacuda_research.core.task import print_metrics
+    from bacuda_research.declarations.declared import DeclaredSchema
     from bacuda_research.declarations.schema import load_declarations
     from bacuda_research.declarations.split import time_split
+    from bacuda_research.fraud.declared_data import eval_parts
     from bacuda_research.fraud.evaluation import Labels, date_metrics
     from bacuda_research.fraud.predictor import DATEPredictor
 
@@ -97,26 +116,33 @@ def evaluate_fraud(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     seed_everything(int(cfg.seed))
     predictor = DATEPredictor.from_run(cfg.model_path)
     dm = DeclarationsDataModule(OmegaConf.to_container(cfg.data, resolve=True), {}, cache_dir=cfg.cache_dir)
-    path = dm.resolve_path()
-    df = load_declarations(path, dm.schema_options(), max_rows=cfg.data.get("max_rows"))
-    parts = {"all": df}
-    if cfg.split != "all":
-        split = cfg.data.split
-        _, valid, test = time_split(df, valid_start=split.valid_start, test_start=split.test_start,
-                                    fractions=split.fractions, source=str(path))
-        parts = {"valid": valid, "test": test}
+    declared = isinstance(predictor.schema, DeclaredSchema)  # a run on a declared schema reads with it
+    path = None if dm.data_cfg.get("files") else dm.resolve_path()
+    if declared:
+        parts, data_sha = eval_parts(dm.data_cfg, predictor.schema, path, cfg.split)
+    else:
+        df = load_declarations(path, dm.schema_options(), max_rows=cfg.data.get("max_rows"))
+        parts, data_sha = {"all": df}, sha256_file(path)
+        if cfg.split != "all":
+            split = cfg.data.split
+            _, valid, test = time_split(df, valid_start=split.valid_start, test_start=split.test_start,
+                                        fractions=split.fractions, source=str(path))
+            parts = {"valid": valid, "test": test}
     outputs, labels = {}, {}
     for name, rows in parts.items():
         out = predictor.predict(rows)
         outputs[name] = {"logit": out["logit"], "prob": out["prob"], "rev": out["rev_score"]}
-        labels[name] = Labels(rows["illicit"].to_numpy(), rows["revenue"].to_numpy())
+        revenue = rows["revenue"].to_numpy() if "revenue" in rows else np.zeros(len(rows))
+        labels[name] = Labels(rows["illicit"].to_numpy(), revenue)
     metrics = date_metrics(outputs, labels, predictor.percents, keys=[(cfg.split, cfg.split)], threshold=0.5)
+    if declared and "revenue" not in predictor.schema.roles:
+        metrics = drop_revenue_metrics(metrics)
     if cfg.get("predictions_file"):
         scored = predictor.score(parts[cfg.split])
         scored.insert(1, "split", cfg.split)
         write_table(scored, run_dir / cfg.predictions_file)
     report = build_report(config=OmegaConf.to_container(cfg, resolve=True), metrics=metrics, seed=int(cfg.seed),
-                          data_sha256=sha256_file(path), wall_time_s=time.perf_counter() - t0, threads=threads,
+                          data_sha256=data_sha, wall_time_s=time.perf_counter() - t0, threads=threads,
                           extra={"model_path": str(cfg.model_path)})
     write_report(run_dir, report)
     print_metrics(metrics, title=f"{Path(str(cfg.model_path)).name} on {cfg.data.name} ({cfg.split})")

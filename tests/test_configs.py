@@ -57,7 +57,7 @@ def test_data_configs_share_the_column_contract():
 # ------------------------------------------------------------------------------ experiment variants
 # An experiment is a base (states a whole recipe) or a variant of one base, one level deep: its
 # defaults list names the base first and it states only the keys it changes.
-BASES = {"date_synthetic", "date_synthetic_baselines", "hs_minilm"}
+BASES = {"date_synthetic", "date_synthetic_baselines", "hs_minilm", "kcs_xgboost"}
 VARIANT_MAX_LINES = 20
 
 

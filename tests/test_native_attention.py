@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from bacuda_research.fraud import kernels
 from bacuda_research.fraud import network as date_mod
 from bacuda_research.fraud.network import DATE, LeafSelfAttention
+from bacuda_research.fraud.attention_op import attention as native_attention
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="no working C compiler: the native kernel cannot be built")
 
@@ -29,7 +30,7 @@ def test_native_matches_pytorch_attention_and_gradients(b, t, dim, heads):
     pre64 = (torch.randn(b, t, 3 * dim, dtype=torch.float64) * 2).requires_grad_()  # negatives: ReLU mask
     pre64.data[:, :, : dim] *= 6  # large scores: the softmax's exp reaches far below its max
     pre32 = pre64.detach().float().requires_grad_()
-    out = date_mod._NativeLeafAttention.apply(pre32, heads)
+    out = native_attention(pre32, heads)
     ref = reference(pre64, heads)
     assert out.shape == ref.shape == (b, t, dim)
     torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-5)
@@ -50,7 +51,7 @@ def test_native_results_do_not_depend_on_thread_count():
         for n in (1, 2, 3):
             torch.set_num_threads(n)
             pre.grad = None
-            out = date_mod._NativeLeafAttention.apply(pre, 4)
+            out = native_attention(pre, 4)
             out.backward(grad)
             results.append((out.detach().clone(), pre.grad.clone()))
     finally:
@@ -105,13 +106,13 @@ def test_switched_off_kernel_falls_back_to_sdpa_with_a_warning(monkeypatch):
     monkeypatch.setenv("BACUDA_NATIVE_KERNELS", "0")
     monkeypatch.setattr(date_mod, "_NATIVE_WARNED", False)
     torch.manual_seed(1)
-    net = DATE(n_leaves=50, n_trees=10, n_importers=5, n_items=5)
+    with pytest.warns(RuntimeWarning, match="BACUDA_NATIVE_KERNELS=0"):  # decided when the model is built
+        net = DATE(n_leaves=50, n_trees=10, n_importers=5, n_items=5)
     sdpa = DATE(n_leaves=50, n_trees=10, n_importers=5, n_items=5, attention_kernel="sdpa")
     sdpa.load_state_dict(net.state_dict())
     leaves, ids = torch.randint(0, 50, (8, 10)), torch.zeros(8, dtype=torch.long)
-    with pytest.warns(RuntimeWarning, match="BACUDA_NATIVE_KERNELS=0"):
-        out = net(leaves, ids, ids)
-    assert torch.equal(out[0], sdpa(leaves, ids, ids)[0])  # exactly PyTorch's path
+    assert not net.self_att.uses_native(torch.zeros(1, 1, 48))
+    assert torch.equal(net(leaves, ids, ids)[0], sdpa(leaves, ids, ids)[0])  # exactly PyTorch's path
 
 
 def test_build_failure_names_the_compiler(monkeypatch, tmp_path):
@@ -156,7 +157,7 @@ def test_nan_scores_propagate_as_in_pytorch():
     pre = torch.randn(3, 12, 48).abs() + 0.1  # all positive: the ReLU keeps every value
     pre[0, 4, 2] = float("nan")  # a query of sample 0, head 0
     pre[1, 7, 16 + 5] = float("nan")  # a key of sample 1, head 1
-    out = date_mod._NativeLeafAttention.apply(pre, 4)
+    out = native_attention(pre, 4)
     ref = reference(pre.double(), 4)
     assert torch.equal(torch.isnan(out), torch.isnan(ref)) and torch.isnan(out).any()
 

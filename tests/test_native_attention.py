@@ -173,3 +173,53 @@ def test_unwritable_cache_builds_in_a_temporary_folder(monkeypatch, tmp_path):
     monkeypatch.setattr(kernels, "_failed", {})
     kernels.leaf_attention()
     assert list((tmp_path / "tmp").glob("bacuda_research-kernels-*/leaf_attention-*.so"))
+
+
+def test_custom_op_registration_fake_and_autograd_pass_opcheck():
+    """torch.library.opcheck: schema, fake implementation (shapes, strides), autograd registration and
+    AOT dispatch of the forward and backward ops; the fake implementation alone gives the right shapes."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    torch.manual_seed(2)
+    pre = torch.randn(3, 10, 48, requires_grad=True)
+    torch.library.opcheck(torch.ops.bacuda.leaf_self_attention.default, (pre, 4))
+    out, mx, inv = torch.ops.bacuda.leaf_self_attention(pre.detach(), 4)
+    torch.library.opcheck(torch.ops.bacuda.leaf_self_attention_backward.default,
+                          (torch.randn(3, 10, 16), pre.detach(), out, mx, inv, 4))
+    with FakeTensorMode():
+        out, mx, inv = torch.ops.bacuda.leaf_self_attention(torch.empty(5, 7, 96), 2)
+    assert out.shape == (5, 7, 32) and mx.shape == inv.shape == (5, 2, 7)
+    with pytest.raises(ValueError, match="head dim"):
+        torch.ops.bacuda.leaf_self_attention(torch.empty(1, 2, 3 * 34), 1)
+
+
+def test_torch_compile_of_date_with_the_native_op_matches_eager():
+    """The whole network compiles in one graph (no break at the self-attention), the graph calls the
+    custom op, and training steps give what eager gives."""
+    torch.manual_seed(4)
+    net = DATE(n_leaves=300, n_trees=20, n_importers=30, n_items=20)
+    assert net.self_att.native
+    b = 32
+    leaves = torch.randint(0, 300, (b, 20))
+    imp, itm = torch.randint(0, 30, (b,)), torch.randint(0, 20, (b,))
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(str(gm.graph))
+        return gm.forward
+
+    torch._dynamo.reset()
+    with torch.no_grad():
+        torch.compile(net, backend=record, fullgraph=True)(leaves, imp, itm)
+    assert len(graphs) == 1 and "bacuda.leaf_self_attention" in graphs[0]
+    torch._dynamo.reset()
+    compiled = torch.compile(net, backend="aot_eager", fullgraph=True)
+    results = []
+    for model in (net, compiled):
+        net.zero_grad()
+        logit, rev, w = model(leaves, imp, itm)
+        (logit.square().mean() + rev.abs().mean()).backward()
+        results.append([logit.detach(), rev.detach(), w.detach(), *(p.grad.clone() for p in net.parameters())])
+    for eager, comp in zip(*results):
+        torch.testing.assert_close(comp, eager, rtol=1e-6, atol=1e-7)
+    torch._dynamo.reset()

@@ -2,13 +2,12 @@
 """One DATE training step, stand-alone (no Lightning): time and page faults per step.
 
 For the step-level choices: the native leaf-attention kernel (``model.net.attention_kernel``,
-default native) against PyTorch's attention (sdpa), the sdpa path's lean CPU backward
-(``LeafSelfAttention.fused_cpu_backward``) and glibc keeping freed memory (``malloc_keep_freed``). Batch 256, 100 leaves per declaration, dim 16, 4 heads, Ranger with
+default native) against PyTorch's attention (sdpa), and glibc keeping freed memory
+(``malloc_keep_freed``). Batch 256, 100 leaves per declaration, dim 16, 4 heads, Ranger with
 gradient clipping, random inputs (speed does not depend on their values).
 
     python scripts/bench_date_step.py                 # as bacuda-train trains (native kernel)
-    python scripts/bench_date_step.py --kernel sdpa   # PyTorch's attention, lean backward
-    python scripts/bench_date_step.py --kernel sdpa --autograd  # ... with autograd's backward
+    python scripts/bench_date_step.py --kernel sdpa   # PyTorch's attention (F.scaled_dot_product_attention)
     python scripts/bench_date_step.py --no-malloc     # the C library's malloc defaults
     python scripts/bench_date_step.py --profile       # then where a step's time goes (torch.profiler)
 
@@ -28,7 +27,6 @@ import time
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kernel", choices=["native", "sdpa"], default="native", help="model.net.attention_kernel")
-    ap.add_argument("--autograd", action="store_true", help="with --kernel sdpa: autograd's self-attention backward")
     ap.add_argument("--no-malloc", action="store_true", help="leave glibc's malloc thresholds alone")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=50)
@@ -44,9 +42,8 @@ def main() -> None:
     import torch.nn.functional as F
     from pytorch_optimizer import Ranger
 
-    from bacuda_research.fraud.network import DATE, LeafSelfAttention
+    from bacuda_research.fraud.network import DATE
 
-    LeafSelfAttention.fused_cpu_backward = not args.autograd
     torch.manual_seed(0)
     b, t, n_leaves = 256, 100, 1500
     net = DATE(n_leaves=n_leaves, n_trees=t, n_importers=800, n_items=300, attention_kernel=args.kernel)
@@ -81,7 +78,7 @@ def main() -> None:
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=45),
               file=sys.stderr)
     print(json.dumps({"attention_kernel": args.kernel,
-                      "self_attention_backward": "autograd" if args.autograd else "lean",
+                      "native": net.self_att.uses_native(torch.zeros(1, 1, 48)),
                       "malloc_keep_freed": malloc, "threads": args.threads, "steps": args.steps,
                       "ms_per_step": [round(x, 2) for x in ms], "median_ms_per_step": round(statistics.median(ms), 2),
                       "page_faults_per_step": round(statistics.median(faults), 1)}))

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from bacuda_research.fraud import kernels
 from bacuda_research.fraud import network as date_mod
 from bacuda_research.fraud.network import DATE, LeafSelfAttention
+from bacuda_research.fraud.attention_op import attention as native_attention
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="no working C compiler: the native kernel cannot be built")
 
@@ -29,7 +30,7 @@ def test_native_matches_pytorch_attention_and_gradients(b, t, dim, heads):
     pre64 = (torch.randn(b, t, 3 * dim, dtype=torch.float64) * 2).requires_grad_()  # negatives: ReLU mask
     pre64.data[:, :, : dim] *= 6  # large scores: the softmax's exp reaches far below its max
     pre32 = pre64.detach().float().requires_grad_()
-    out = date_mod._NativeLeafAttention.apply(pre32, heads)
+    out = native_attention(pre32, heads)
     ref = reference(pre64, heads)
     assert out.shape == ref.shape == (b, t, dim)
     torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-5)
@@ -50,7 +51,7 @@ def test_native_results_do_not_depend_on_thread_count():
         for n in (1, 2, 3):
             torch.set_num_threads(n)
             pre.grad = None
-            out = date_mod._NativeLeafAttention.apply(pre, 4)
+            out = native_attention(pre, 4)
             out.backward(grad)
             results.append((out.detach().clone(), pre.grad.clone()))
     finally:
@@ -105,13 +106,13 @@ def test_switched_off_kernel_falls_back_to_sdpa_with_a_warning(monkeypatch):
     monkeypatch.setenv("BACUDA_NATIVE_KERNELS", "0")
     monkeypatch.setattr(date_mod, "_NATIVE_WARNED", False)
     torch.manual_seed(1)
-    net = DATE(n_leaves=50, n_trees=10, n_importers=5, n_items=5)
+    with pytest.warns(RuntimeWarning, match="BACUDA_NATIVE_KERNELS=0"):  # decided when the model is built
+        net = DATE(n_leaves=50, n_trees=10, n_importers=5, n_items=5)
     sdpa = DATE(n_leaves=50, n_trees=10, n_importers=5, n_items=5, attention_kernel="sdpa")
     sdpa.load_state_dict(net.state_dict())
     leaves, ids = torch.randint(0, 50, (8, 10)), torch.zeros(8, dtype=torch.long)
-    with pytest.warns(RuntimeWarning, match="BACUDA_NATIVE_KERNELS=0"):
-        out = net(leaves, ids, ids)
-    assert torch.equal(out[0], sdpa(leaves, ids, ids)[0])  # exactly PyTorch's path
+    assert not net.self_att.uses_native(torch.zeros(1, 1, 48))
+    assert torch.equal(net(leaves, ids, ids)[0], sdpa(leaves, ids, ids)[0])  # exactly PyTorch's path
 
 
 def test_build_failure_names_the_compiler(monkeypatch, tmp_path):
@@ -156,7 +157,7 @@ def test_nan_scores_propagate_as_in_pytorch():
     pre = torch.randn(3, 12, 48).abs() + 0.1  # all positive: the ReLU keeps every value
     pre[0, 4, 2] = float("nan")  # a query of sample 0, head 0
     pre[1, 7, 16 + 5] = float("nan")  # a key of sample 1, head 1
-    out = date_mod._NativeLeafAttention.apply(pre, 4)
+    out = native_attention(pre, 4)
     ref = reference(pre.double(), 4)
     assert torch.equal(torch.isnan(out), torch.isnan(ref)) and torch.isnan(out).any()
 
@@ -172,3 +173,53 @@ def test_unwritable_cache_builds_in_a_temporary_folder(monkeypatch, tmp_path):
     monkeypatch.setattr(kernels, "_failed", {})
     kernels.leaf_attention()
     assert list((tmp_path / "tmp").glob("bacuda_research-kernels-*/leaf_attention-*.so"))
+
+
+def test_custom_op_registration_fake_and_autograd_pass_opcheck():
+    """torch.library.opcheck: schema, fake implementation (shapes, strides), autograd registration and
+    AOT dispatch of the forward and backward ops; the fake implementation alone gives the right shapes."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    torch.manual_seed(2)
+    pre = torch.randn(3, 10, 48, requires_grad=True)
+    torch.library.opcheck(torch.ops.bacuda.leaf_self_attention.default, (pre, 4))
+    out, mx, inv = torch.ops.bacuda.leaf_self_attention(pre.detach(), 4)
+    torch.library.opcheck(torch.ops.bacuda.leaf_self_attention_backward.default,
+                          (torch.randn(3, 10, 16), pre.detach(), out, mx, inv, 4))
+    with FakeTensorMode():
+        out, mx, inv = torch.ops.bacuda.leaf_self_attention(torch.empty(5, 7, 96), 2)
+    assert out.shape == (5, 7, 32) and mx.shape == inv.shape == (5, 2, 7)
+    with pytest.raises(ValueError, match="head dim"):
+        torch.ops.bacuda.leaf_self_attention(torch.empty(1, 2, 3 * 34), 1)
+
+
+def test_torch_compile_of_date_with_the_native_op_matches_eager():
+    """The whole network compiles in one graph (no break at the self-attention), the graph calls the
+    custom op, and training steps give what eager gives."""
+    torch.manual_seed(4)
+    net = DATE(n_leaves=300, n_trees=20, n_importers=30, n_items=20)
+    assert net.self_att.native
+    b = 32
+    leaves = torch.randint(0, 300, (b, 20))
+    imp, itm = torch.randint(0, 30, (b,)), torch.randint(0, 20, (b,))
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(str(gm.graph))
+        return gm.forward
+
+    torch._dynamo.reset()
+    with torch.no_grad():
+        torch.compile(net, backend=record, fullgraph=True)(leaves, imp, itm)
+    assert len(graphs) == 1 and "bacuda.leaf_self_attention" in graphs[0]
+    torch._dynamo.reset()
+    compiled = torch.compile(net, backend="aot_eager", fullgraph=True)
+    results = []
+    for model in (net, compiled):
+        net.zero_grad()
+        logit, rev, w = model(leaves, imp, itm)
+        (logit.square().mean() + rev.abs().mean()).backward()
+        results.append([logit.detach(), rev.detach(), w.detach(), *(p.grad.clone() for p in net.parameters())])
+    for eager, comp in zip(*results):
+        torch.testing.assert_close(comp, eager, rtol=1e-6, atol=1e-7)
+    torch._dynamo.reset()

@@ -84,8 +84,12 @@ def _quiet() -> Iterator[None]:
 
 
 def export_onnx(module: Any, args: tuple, path: Path, input_names: Sequence[str], output_names: Sequence[str],
-                dynamic_shapes: Sequence[Mapping[int, Any]], opset: int | None = None) -> int:
-    """``torch.onnx.export`` (dynamo exporter, weights inside the file); returns the opset used."""
+                dynamic_shapes: Sequence[Mapping[int, Any]], opset: int | None = None,
+                translations: Mapping[Any, Any] | None = None) -> int:
+    """``torch.onnx.export`` (dynamo exporter, weights inside the file); returns the opset used.
+
+    ``translations``: ONNX translations of our custom ops (op overload -> onnxscript function),
+    passed as ``custom_translation_table``."""
     import onnx
     import torch
 
@@ -93,7 +97,7 @@ def export_onnx(module: Any, args: tuple, path: Path, input_names: Sequence[str]
     with _quiet(), torch.no_grad():
         torch.onnx.export(module, args, str(path), input_names=list(input_names), output_names=list(output_names),
                           dynamic_shapes=tuple(dynamic_shapes), opset_version=opset or DEFAULT_OPSET, external_data=False,
-                          verbose=False)
+                          verbose=False, custom_translation_table=dict(translations or {}))
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
     return int(next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")))

@@ -26,6 +26,32 @@ from bacuda_research.bundle import date_runtime as S
 PARITY_TOL = 1e-5
 
 
+def leaf_self_attention_onnx(pre: Any, heads: int) -> tuple[Any, Any, Any]:
+    """ONNX translation of ``bacuda::leaf_self_attention`` (``fraud/attention_op.py``): ReLU, split
+    into q, k, v, then the opset-23 ``Attention`` op (no materialised (B, heads, T, T) softmax). The
+    row max and 1/sum outputs are written too, as the op defines them; the exporter's optimiser drops
+    them from the graph when nothing reads them (DATE reads only the attention output)."""
+    from onnxscript import opset23 as op
+
+    d3 = pre.shape[2]  # static: the model's 3 * dim
+    dh = int(d3) // 3 // heads
+    qkv = op.Transpose(op.Reshape(op.Relu(pre), op.Constant(value_ints=[0, 0, 3, heads, dh])), perm=[2, 0, 3, 1, 4])
+    q, k, v = (op.Gather(qkv, op.Constant(value_int=i), axis=0) for i in range(3))  # (B, heads, T, dh) each
+    y, _, _, _ = op.Attention(q, k, v)  # as torch.onnx translates F.scaled_dot_product_attention
+    out = op.Reshape(op.Transpose(y, perm=[0, 2, 1, 3]), op.Constant(value_ints=[0, 0, heads * dh]))
+    scores = op.MatMul(q, op.Transpose(k, perm=[0, 1, 3, 2])) * op.Constant(value_float=dh ** -0.5)
+    row_max = op.ReduceMax(scores, op.Constant(value_ints=[-1]), keepdims=1)
+    inv = op.Reciprocal(op.ReduceSum(op.Exp(scores - row_max), op.Constant(value_ints=[-1]), keepdims=0))
+    return out, op.Squeeze(row_max, op.Constant(value_ints=[-1])), inv
+
+
+def onnx_translations() -> dict[Any, Any]:
+    """Our custom ops a DATE network may call, with their ONNX translations (for ``export_onnx``)."""
+    import bacuda_research.fraud.attention_op  # noqa: F401  (registers torch.ops.bacuda.*)
+
+    return {torch.ops.bacuda.leaf_self_attention.default: leaf_self_attention_onnx}
+
+
 class _ONNXDate(nn.Module):
     """DATE with a fixed signature for export (``dense`` only when the network has that branch)."""
 
@@ -84,7 +110,7 @@ def export_date(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, o
         names = [n for n in S.INPUTS if n in example]
         batch = torch.export.Dim("batch")
         opset_used = export_onnx(_ONNXDate(net), tuple(torch.from_numpy(example[n]) for n in names), tmp / S.MODEL,
-                                 names, S.OUTPUTS, [{0: batch}] * len(names), opset)
+                                 names, S.OUTPUTS, [{0: batch}] * len(names), opset, onnx_translations())
         state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
         save_file(state, str(tmp / S.WEIGHTS), metadata={"format": "bacuda-date-net/1", "net": json.dumps(net_cfg)})
         # the tree stage and everything the features need

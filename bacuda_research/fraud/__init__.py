@@ -7,7 +7,8 @@
 - ``baselines``: random, risky, XGBoost, XGBoost+LR, XGBoost revenue;
 - ``xgb_stage``: the cached XGBoost stage of DATE (boosters, leaf numbering, leaf rules);
 - ``inputs``: leaf/importer/item tensors and revenue outputs (torch-free; shared with the runtime);
-- ``network``: the DATE ``nn.Module``; ``kernels``: its native CPU leaf self-attention;
+- ``network``: the DATE ``nn.Module``; ``attention_op``: its native CPU leaf self-attention as the custom op
+  ``bacuda::leaf_self_attention``, over the C kernel of ``kernels``;
 - ``module``: ``DATEModule`` (LightningModule); ``recipe``: ``fit_date``, the DATE training recipe;
 - ``predictor``: ``DATEPredictor`` (score raw files from a run folder or checkpoint);
 - ``explain``: leaves as decision rules (torch-free).

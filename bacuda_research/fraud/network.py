@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-_HAS_CPU_FLASH = hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu_backward")
+from bacuda_research.fraud.attention_op import MAX_HEAD_DIM, attention as native_attention
 
 
 def gather_rows(weight: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -29,96 +29,6 @@ def gather_rows(weight: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """
     table = torch.cat((torch.zeros_like(weight[:1]), weight[1:]))
     return table.index_select(0, index.reshape(-1)).view(*index.shape, weight.shape[1])
-
-
-def _split_heads(r: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(B, T, 3d) -> q, k, v as (B, h, T, d/h) views (no copy)."""
-    b, t, d3 = r.shape
-    return r.view(b, t, 3, heads, d3 // (3 * heads)).permute(2, 0, 3, 1, 4).unbind(0)
-
-
-class _ReluFlashAttention(torch.autograd.Function):
-    """``scaled_dot_product_attention`` of ReLU(pre) split into q, k, v, with a leaner backward on CPU.
-
-    Forward and backward call the same ATen kernels as autograd does for ``F.relu`` followed by
-    ``F.scaled_dot_product_attention`` (the CPU flash kernels and ``threshold_backward``), so values
-    and gradients are bitwise identical (``tests/test_date.py``). What changes is the layout work in
-    the backward: autograd stacks the q/k/v gradients into a (3, B, h, T, d/h) block, copies it
-    back to (B, T, 3, h, d/h) for the view, then applies the ReLU mask in a third pass (~5 ms of a
-    ~40 ms training step at batch 256, 100 leaves); here the mask is applied while writing each
-    gradient straight into its place in the (B, T, 3d) layout (one pass).
-    """
-
-    @staticmethod
-    def forward(ctx, pre: torch.Tensor, heads: int) -> torch.Tensor:
-        r = torch.relu(pre)
-        q, k, v = _split_heads(r, heads)
-        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, False)
-        ctx.save_for_backward(r, out, lse)
-        ctx.heads = heads
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:
-        r, out, lse = ctx.saved_tensors
-        q, k, v = _split_heads(r, ctx.heads)
-        grads = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
-            grad_out, q, k, v, out, lse, 0.0, False)
-        b, t, d3 = r.shape
-        grad_pre = torch.empty_like(r, memory_format=torch.contiguous_format)
-        mask, dest = r.view(b, t, 3, ctx.heads, -1), grad_pre.view(b, t, 3, ctx.heads, -1)
-        for i, g in enumerate(grads):  # g: (B, h, T, d/h) -> (B, T, h, d/h), masked where ReLU was 0
-            torch.ops.aten.threshold_backward.grad_input(g.transpose(1, 2), mask[:, :, i], 0, grad_input=dest[:, :, i])
-        return grad_pre, None
-
-
-def _call_native(name: str, tensors: tuple[torch.Tensor, ...], r: torch.Tensor, heads: int) -> None:
-    """Run ``leaf_attention_<name>`` of the compiled kernel on contiguous float32 CPU tensors (r: the ReLU'd block)."""
-    from bacuda_research.fraud.kernels import leaf_attention
-
-    b, t, d3 = r.shape
-    if not b:
-        return
-    dh = d3 // 3 // heads
-    rc = getattr(leaf_attention(), f"leaf_attention_{name}")(
-        *(x.data_ptr() for x in tensors), b, t, heads, dh, float(dh ** -0.5), torch.get_num_threads())
-    if rc:
-        raise RuntimeError(f"native leaf attention {name} failed (code {rc}) for shape {tuple(r.shape)}, heads={heads}")
-
-
-def _native_attention(r: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The native kernel's forward on the ReLU'd (B, T, 3d) block: out (B, T, d), row max and 1/sum (B, h, T)."""
-    b, t, d3 = r.shape
-    out, mx, inv = r.new_empty(b, t, d3 // 3), r.new_empty(b, heads, t), r.new_empty(b, heads, t)
-    _call_native("forward", (r, out, mx, inv), r, heads)
-    return out, mx, inv
-
-
-class _NativeLeafAttention(torch.autograd.Function):
-    """ReLU(pre) split into q, k, v, then scaled dot-product attention, by ``kernels/leaf_attention.c``.
-
-    Same function as ``F.relu`` + ``F.scaled_dot_product_attention`` (within float32 rounding: the
-    kernel sums in another order and computes exp by its own polynomial), two to three times
-    faster on CPU at DATE's shapes (head dim 4, 100 leaves; ``scripts/bench_date_step.py``).
-    Results do not depend on the thread count. The backward recomputes the probabilities from the
-    saved row max and 1/sum, and writes the gradient of ``pre`` (masked where the ReLU was 0)
-    directly in its (B, T, 3d) layout.
-    """
-
-    @staticmethod
-    def forward(ctx, pre: torch.Tensor, heads: int) -> torch.Tensor:
-        r = torch.relu(pre).contiguous()
-        out, mx, inv = _native_attention(r, heads)
-        ctx.save_for_backward(r, out, mx, inv)
-        ctx.heads = heads
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:
-        r, out, mx, inv = ctx.saved_tensors
-        grad_pre = torch.empty_like(r)
-        _call_native("backward", (r, out, mx, inv, grad_out.contiguous(), grad_pre), r, ctx.heads)
-        return grad_pre, None
 
 
 _NATIVE_WARNED = False
@@ -148,18 +58,16 @@ class LeafSelfAttention(nn.Module):
     Q, K, V = ReLU(Linear(S)); scaled dot-product attention per head; ReLU(Linear(.)) on the
     concatenated heads; no residual.
 
-    ``kernel``: "native" (default) computes ReLU + attention on CPU in float32 with the compiled
-    kernel of ``bacuda_research/kernels`` (``_NativeLeafAttention``); "sdpa" with PyTorch's
-    ``scaled_dot_product_attention`` (when training on CPU, through ``_ReluFlashAttention``: same
-    kernels as autograd, leaner backward). GPUs, other dtypes, head dims above 16, ``torch.compile``
-    and ONNX export always take the sdpa path, and so does "native" when no C compiler is found
-    (with a warning).
+    ``kernel``: "native" (default) computes ReLU + attention with the custom op
+    ``torch.ops.bacuda.leaf_self_attention`` (``fraud/attention_op.py``, the compiled kernel of
+    ``fraud/kernels``: CPU, float32, head dim <= 16); "sdpa" with PyTorch's
+    ``F.scaled_dot_product_attention``, which is also the fallback for everything the kernel does
+    not cover (GPUs, other dtypes, head dims above 16) and for "native" when the kernel cannot be
+    built here (decided once, at construction, with a warning). Tracing, ``torch.compile`` and ONNX
+    export see the custom op like any other.
 
     Shape: (B, T, d) -> (B, T, d)
     """
-
-    #: use the lean CPU backward when it applies (tests switch it off to compare)
-    fused_cpu_backward: bool = True
 
     def __init__(self, dim: int, heads: int, kernel: str = "native") -> None:
         super().__init__()
@@ -170,38 +78,23 @@ class LeafSelfAttention(nn.Module):
         self.heads, self.kernel = heads, kernel
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
+        self.native = kernel == "native" and dim // heads <= MAX_HEAD_DIM and native_attention_available()
 
     def uses_native(self, x: torch.Tensor) -> bool:
         """Whether a forward on ``x`` runs the native kernel."""
-        return (self.kernel == "native" and x.device.type == "cpu" and x.dtype == torch.float32
-                and self.out.in_features // self.heads <= 16 and not torch.compiler.is_compiling()
-                and not torch.jit.is_tracing() and not torch.jit.is_scripting()
-                and not torch.onnx.is_in_onnx_export() and type(x) is torch.Tensor  # not a fake/functional tensor
-                and native_attention_available())
-
-    def _fused(self, pre: torch.Tensor) -> bool:
-        return (self.fused_cpu_backward and pre.requires_grad and torch.is_grad_enabled()
-                and pre.device.type == "cpu" and pre.dtype in (torch.float32, torch.float64)
-                and not torch.compiler.is_compiling() and _HAS_CPU_FLASH)
+        return self.native and x.device.type == "cpu" and x.dtype == torch.float32
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         pre = self.qkv(x)
         if self.uses_native(pre):
-            if pre.requires_grad and torch.is_grad_enabled():
-                y = _NativeLeafAttention.apply(pre, self.heads)
-            else:
-                y = _native_attention(torch.relu(pre).contiguous(), self.heads)[0]
-            return F.relu(self.out(y))
-        if self._fused(pre):
-            y = _ReluFlashAttention.apply(pre, self.heads)
-            return F.relu(self.out(y.transpose(1, 2).reshape(b, t, d)))
-        qkv = F.relu(pre).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        # unbind, not qkv[0], qkv[1], qkv[2]: its backward is one stack instead of three zero-filled
-        # copies of the whole (3, B, h, T, d/h) block (~3 ms of a 39 ms step at batch 256)
-        q, k, v = qkv.unbind(0)
-        y = F.scaled_dot_product_attention(q, k, v)  # (B, h, T, d/h)
-        return F.relu(self.out(y.transpose(1, 2).reshape(b, t, d)))
+            y = native_attention(pre, self.heads)
+        else:
+            # unbind, not qkv[0], qkv[1], qkv[2]: its backward is one stack instead of three zero-filled
+            # copies of the whole (3, B, h, T, d/h) block
+            q, k, v = F.relu(pre).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+            y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, d)  # (B, h, T, d/h) -> (B, T, d)
+        return F.relu(self.out(y))
 
 
 class LeafAttentionPooling(nn.Module):

@@ -1,14 +1,20 @@
-/* Multi-head self-attention over tree leaves on CPU (float32, head dim <= 16, any number of leaves).
+/* Multi-head self-attention over tree leaves on CPU (float32, head dim <= 16, any number of leaves),
+ * of ReLU(pre): the ReLU is applied as q, k, v are read.
  *
- * q|k|v come ReLU'd in one (B, T, 3, H, D) block; out is (B, T, H, D); per (batch, head, row) the
- * softmax max and 1/sum are kept for the backward, which recomputes the probabilities and writes the
- * gradient w.r.t. the pre-ReLU block (masked where the ReLU was 0) in the same layout.
+ * pre (q|k|v before the ReLU) comes in one (B, T, 3, H, D) block; out is (B, T, H, D); per (batch,
+ * head, row) the softmax max and 1/sum are kept for the backward, which recomputes the probabilities
+ * and writes the gradient w.r.t. pre (0 where the ReLU was 0) in the same layout.
  *
- * Written with GCC vector types of 16 floats: every reduction has a fixed order (along the keys, or
- * in a fixed pairwise tree across 16 partial sums), so results do not depend on the thread count,
- * the batch split or the CPU's vector width (AVX2 runs each 16-float operation as two halves). They
- * can depend on the compiler and its version, which decide where multiply-adds fuse into FMAs
- * (-ffp-contract=fast): the report records the compiler (bacuda_research.fraud.kernels.build_info). */
+ * The same bits on every CPU and instruction set (tests/test_native_attention.py builds it for SSE2,
+ * AVX2+FMA and AVX-512 and compares bitwise):
+ * - every operation is a single IEEE float32 add, multiply, divide, compare or select, rounded once:
+ *   built with -ffp-contract=off (no fused multiply-adds, which exist on some instruction sets only)
+ *   and without -ffast-math (no reassociation, no reciprocal approximations);
+ * - vectors are GCC vector types of a fixed 16 floats, whatever the hardware width (SSE2 runs each
+ *   operation as four 4-float halves, AVX-512 as one), so the lanes never change; every reduction
+ *   has a fixed order (along the keys, or a fixed pairwise tree across the 16 lanes);
+ * - exp is our own polynomial below, never libm's (whose vector variants are chosen per CPU).
+ * Nor do results depend on the thread count or the batch split. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,17 +27,40 @@ typedef int32_t vi __attribute__((vector_size(4 * L), aligned(64)));
 
 static inline vf splat(float x) { return (vf){0} + x; }
 
-static inline vf vmax(vf a, vf b) {
-    vi m = a > b;
-    return (vf)(((vi)a & m) | ((vi)b & ~m));
+/* ReLU that keeps a NaN (as torch.relu), so a NaN input makes its row NaN instead of a silent 0 */
+static inline float relu(float x) { return x < 0.0f ? 0.0f : x; }
+
+/* Compares on the widest vectors the instruction set has (GCC would split a 16-lane compare into
+ * scalar compares and branches where the hardware vector is narrower, ~6x slower with AVX2). A
+ * compare and a select are exact, so the piece width changes the speed, never a bit. */
+#if defined(__AVX512F__)
+#define HW 16
+#elif defined(__AVX2__)
+#define HW 8
+#else
+#define HW 4
+#endif
+typedef float hf __attribute__((vector_size(4 * HW)));
+typedef int32_t hi __attribute__((vector_size(4 * HW)));
+typedef union { vf v; hf h[L / HW]; } vparts;
+
+/* a > b ? x : y, lane by lane (false for a NaN) */
+static inline vf vsel_gt(vf a, vf b, vf x, vf y) {
+    vparts pa = {a}, pb = {b}, px = {x}, py = {y}, r;
+    for (int i = 0; i < L / HW; i++) {
+        hi m = pa.h[i] > pb.h[i];
+        r.h[i] = (hf)(((hi)px.h[i] & m) | ((hi)py.h[i] & ~m));
+    }
+    return r.v;
 }
+
+static inline vf vmax(vf a, vf b) { return vsel_gt(a, b, a, b); }
 
 /* exp(x) for x <= 0 (Cephes expf polynomial, round-to-nearest reduction); exp(x < -87) = exp(-87);
  * a NaN stays NaN (so a NaN score makes its row NaN, as in PyTorch, instead of a silent 0) */
 static inline vf vexp(vf x) {
     const vf lo = splat(-87.0f);
-    vi below = x < lo;
-    x = (vf)(((vi)lo & below) | ((vi)x & ~below));
+    x = vsel_gt(lo, x, lo, x);
     const vf big = splat(12582912.0f); /* 1.5 * 2^23: adding and subtracting it rounds to integer */
     vf n = (x * splat(1.44269504088896341f) + big) - big;
     vf r = x - n * splat(0.693359375f);
@@ -67,22 +96,28 @@ typedef struct {
 /* forward: lanes = 16 query rows; the softmax runs along the keys, in key order */
 static void fwd_range(job_t *j) {
     const int64_t T = j->T, H = j->H, D = j->D, row = 3 * H * D;
-    vf *st = aligned_alloc(64, sizeof(vf) * (T + MAXD));
+    vf *st = aligned_alloc(64, sizeof(vf) * (T + MAXD) + sizeof(float) * 2 * T * D);
     if (!st) { j->err = 2; return; }
     vf *qv = st + T;
+    float *kr = (float *)(qv + MAXD), *vr = kr + T * D; /* this head's ReLU'd keys and values, packed */
     for (int64_t u = j->u0; u < j->u1; u++) {
         const int64_t b = u / H, h = u % H;
         const float *base = j->r + b * T * row;
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t c = 0; c < D; c++) {
+                kr[t * D + c] = relu(base[t * row + (H + h) * D + c]);
+                vr[t * D + c] = relu(base[t * row + (2 * H + h) * D + c]);
+            }
         for (int64_t i0 = 0; i0 < T; i0 += L) {
             const int64_t n = T - i0 < L ? T - i0 : L;
             for (int64_t c = 0; c < D; c++) {
                 float tmp[L] = {0};
-                for (int64_t l = 0; l < n; l++) tmp[l] = base[(i0 + l) * row + h * D + c] * j->scale;
+                for (int64_t l = 0; l < n; l++) tmp[l] = relu(base[(i0 + l) * row + h * D + c]) * j->scale;
                 memcpy(&qv[c], tmp, sizeof tmp);
             }
             vf mx = splat(-INFINITY);
             for (int64_t t = 0; t < T; t++) {
-                const float *k = base + t * row + (H + h) * D;
+                const float *k = kr + t * D;
                 vf s = qv[0] * k[0];
                 for (int64_t c = 1; c < D; c++) s += qv[c] * k[c];
                 st[t] = s;
@@ -91,7 +126,7 @@ static void fwd_range(job_t *j) {
             vf sum = splat(0.0f), o[MAXD];
             for (int64_t c = 0; c < D; c++) o[c] = splat(0.0f);
             for (int64_t t = 0; t < T; t++) {
-                const float *v = base + t * row + (2 * H + h) * D;
+                const float *v = vr + t * D;
                 vf p = vexp(st[t] - mx);
                 sum += p;
                 for (int64_t c = 0; c < D; c++) o[c] += p * v[c];
@@ -132,8 +167,8 @@ static void bwd_range(job_t *j) {
             for (int64_t jb = 0; jb < nb; jb++) {
                 float tk[L] = {0}, tv[L] = {0};
                 for (int64_t l = 0; l < L && jb * L + l < T; l++) {
-                    tk[l] = base[(jb * L + l) * row + (H + h) * D + c];
-                    tv[l] = base[(jb * L + l) * row + (2 * H + h) * D + c];
+                    tk[l] = relu(base[(jb * L + l) * row + (H + h) * D + c]);
+                    tv[l] = relu(base[(jb * L + l) * row + (2 * H + h) * D + c]);
                 }
                 memcpy(&kt[c * nb + jb], tk, sizeof tk);
                 memcpy(&vt[c * nb + jb], tv, sizeof tv);
@@ -141,7 +176,9 @@ static void bwd_range(job_t *j) {
                 dvt[c * nb + jb] = splat(0.0f);
             }
         for (int64_t i = 0; i < T; i++) {
-            const float *q = base + i * row + h * D;
+            const float *qp = base + i * row + h * D;
+            float q[MAXD];
+            for (int64_t c = 0; c < D; c++) q[c] = relu(qp[c]);
             const float *go = j->gout + ((b * T + i) * H + h) * D;
             const float *oi = j->out + ((b * T + i) * H + h) * D;
             const float m = j->mx[(b * H + h) * T + i], inv = j->inv[(b * H + h) * T + i];

@@ -51,6 +51,8 @@ if [ -n "$hs_seeded" ]; then
     --title "HS-code classification vs baselines, held-out split (3 seeds; bacuda-bench hs)"
   $py $here/scripts/hs_results_table.py $hs_seeded --output experiments/hs/RESULTS.md
 fi
+# the KCS benchmark's tables (bacuda-bench kcs) appear on the same results page
+PYTHON=$py bash $here/scripts/make_kcs_tables.sh
 if [ -z "${ROOT:-}" ]; then
   $py scripts/readme_results.py
 fi

@@ -22,6 +22,8 @@ TABLES: tuple[Entry, ...] = (
     "experiments/date_synthetic/ablations_table.md",
     # baselines_table.md: every row of it is in comparison.md
     "experiments/generalization/table.md",
+    "experiments/kcs/table.md",
+    "experiments/kcs/critical_table.md",
     "experiments/hs/RESULTS.md",
     # a plot alone (its numbers are in RESULTS.md): the 3-seed runs' when they exist, else the 1-seed runs'
     ("experiments/hs/bench_table.png", "experiments/hs/levels.png"),

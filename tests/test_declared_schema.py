@@ -290,3 +290,15 @@ def test_the_shipped_schemas_load_and_are_package_data():
     assert '"bacuda_research.declarations": ["schemas/*.yaml"]' in setup
     with pytest.raises(SchemaError, match="no shipped schema of that name"):
         load_schema("nosuch")
+
+
+def test_a_folder_named_like_a_shipped_schema_does_not_hide_it(tmp_path, monkeypatch):
+    """A run folder called ``kcs`` in the working directory (hydra.run.dir=kcs) is not the schema ``kcs``."""
+    from bacuda_research.declarations.declared import load_schema
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kcs").mkdir()
+    import bacuda_research.declarations as pkg
+
+    shipped = Path(pkg.__file__).parent / "schemas" / "kcs.yaml"
+    assert load_schema("kcs").digest() == load_schema(shipped).digest()

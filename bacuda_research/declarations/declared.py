@@ -297,9 +297,13 @@ def shipped_schemas() -> list[str]:
 
 
 def load_schema(path_or_name: str | os.PathLike) -> DeclaredSchema:
-    """Read a schema file, or a shipped schema by name (``"date"``, ``"kcs"``)."""
+    """Read a schema file, or a shipped schema by name (``"date"``, ``"kcs"``).
+
+    A bare name (no folder, no suffix) is a shipped schema's name unless it is an existing *file*: a
+    folder of that name in the working directory (e.g. a run folder called ``kcs``) does not hide it.
+    """
     text_name = str(path_or_name)
-    if os.sep not in text_name and "." not in text_name and not Path(text_name).exists():
+    if os.sep not in text_name and "." not in text_name and not Path(text_name).is_file():
         if text_name not in shipped_schemas():
             raise SchemaError(text_name, f"no such file and no shipped schema of that name "
                               f"(shipped: {', '.join(shipped_schemas())})")

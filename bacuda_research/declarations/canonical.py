@@ -30,7 +30,7 @@ from bacuda_research.declarations.declared import (
 )
 from bacuda_research.declarations.reading import PARQUET_SUFFIXES, DataValidationError, read_table
 from bacuda_research.declarations.schema import (ID_COLUMNS, LABEL_COLUMNS, NONNEG_COLUMNS, _missing, _parse_dates,
-                                                 _refuse)
+                                                 _refuse, _tariff_text)
 
 # canonical column order: load_declarations' order (identifiers, date, tariff, amounts, labels) with
 # tax.rate among the amounts; the list columns follow in the schema's order
@@ -210,11 +210,7 @@ def parse_tariff(values: pd.Series, path, column: str, digits: int) -> pd.Series
         lengths = codes.abs().astype(str).str.len()
         wrong = ((codes >= 10 ** digits) | (codes < shortest)).to_numpy()
     else:
-        text = values.astype(str).str.strip()
-        _refuse(path, column, _missing(values, text), "missing tariff code (empty cell)")
-        text = text.str.replace(r"\.0$", "", regex=True)
-        bad = ~text.str.fullmatch(r"[0-9]+").fillna(False).to_numpy()
-        _refuse(path, column, bad, "tariff code is not all digits", values)
+        text = _tariff_text(values, path, column)
         lengths = text.str.len().reset_index(drop=True)
         wrong = ~lengths.isin((digits, digits - 1)).to_numpy()
         codes = None

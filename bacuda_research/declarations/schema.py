@@ -229,6 +229,17 @@ def _parse_dates(values: pd.Series, path, column: str, fmt: str | None, hint: st
     return parsed.astype("datetime64[ns]").reset_index(drop=True)
 
 
+def _tariff_text(values: pd.Series, path, column: str) -> pd.Series:
+    """A text column of tariff codes, checked: no empty cell, digits only ("8432106340.0", a whole
+    number written by a float column such as a spreadsheet's, loses its ".0")."""
+    text = values.astype(str).str.strip()
+    _refuse(path, column, _missing(values, text), "missing tariff code (empty cell)")
+    text = text.str.replace(r"\.0$", "", regex=True)
+    bad = ~text.str.fullmatch(r"[0-9]+").fillna(False).to_numpy()
+    _refuse(path, column, bad, "tariff code is not all digits", values)
+    return text
+
+
 def _parse_tariff(values: pd.Series, path, column: str, digits: int) -> pd.Series:
     """Tariff codes as integers of at most ``digits`` digits (leading zeros may be lost, as in DATE)."""
     digits = int(digits)
@@ -236,12 +247,7 @@ def _parse_tariff(values: pd.Series, path, column: str, digits: int) -> pd.Serie
         codes = values.astype("int64")
         _refuse(path, column, (codes < 0).to_numpy(), "negative tariff code", values)
     else:
-        text = values.astype(str).str.strip()
-        _refuse(path, column, _missing(values, text), "missing tariff code (empty cell)")
-        # "8432106340.0": a whole number written by a float column (a spreadsheet, a NaN elsewhere)
-        text = text.str.replace(r"\.0$", "", regex=True)
-        bad = ~text.str.fullmatch(r"[0-9]+").fillna(False).to_numpy()
-        _refuse(path, column, bad, "tariff code is not all digits", values)
+        text = _tariff_text(values, path, column)
         # check the length on the text first: a 25-digit code would overflow int64
         long_text = (text.str.lstrip("0").str.len() > digits).to_numpy()
         _refuse(path, column, long_text, f"tariff code longer than data.tariff_digits={digits}", values)

@@ -26,6 +26,11 @@ if [ -d $d/date ] && [ -d $d/baselines ]; then
     --experiments date_synthetic date_synthetic_oof '*-reference' '*-out_of_fold' --out $d/comparison \
     --title "DATE vs baselines on the shared DATE-schema file (5 seeds)" --plot --plot-facet features.risk_flags
 fi
+if [ -z "${ROOT:-}" ] && [ -d $d/baselines/largest-reference-s0 ] && [ -d $d/baselines/xgb_expected-out_of_fold-s4 ]; then
+  # paired-bootstrap intervals between the baselines and the precision-revenue trade-off plot: re-fits
+  # the committed baseline runs (a few minutes at 1 thread), each checked equal to its report
+  $py $here/scripts/revenue_compare.py --threads 1 > /dev/null
+fi
 if [ -n "$(ls -d $d/date/date_synthetic_no_* 2>/dev/null)" ]; then
   $mt $d/date --group experiment model.name \
     --experiments date_synthetic date_synthetic_no_self_attention date_synthetic_no_attention_network \

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bacuda_research.core.runtime import set_threads
 from bacuda_research.bench.revenue import (
     DEFAULT_PAIRS,
     compare_revenue,
@@ -28,6 +27,7 @@ from bacuda_research.bench.revenue import (
     interval_markdown,
     plot_tradeoff,
 )
+from bacuda_research.core.runtime import set_threads
 
 MODELS = ("random", "risky", "xgboost", "xgb_revenue", "xgb_expected", "largest")
 FLAGS = ("reference", "out_of_fold")

@@ -21,10 +21,16 @@ if [ -d $d/baselines ]; then
     --title "Baselines on the shared DATE-schema file (DATE reference split, 5 seeds)" --plot --plot-facet features.risk_flags
 fi
 if [ -d $d/date ] && [ -d $d/baselines ]; then
-  # DATE (dual-task tree stage) against the five baselines, both risk-flag modes: the first plot of experiments/README.md
+  # DATE (dual-task tree stage) against the baselines, both risk-flag modes: the first plot of experiments/README.md
+  # (older baseline runs are named by their folder, those made by bacuda-bench by experiment date_synthetic_baselines)
   $mt $d/date $d/baselines --group model.name features.risk_flags \
-    --experiments date_synthetic date_synthetic_oof '*-reference' '*-out_of_fold' --out $d/comparison \
+    --experiments date_synthetic date_synthetic_oof '*-reference' '*-out_of_fold' date_synthetic_baselines --out $d/comparison \
     --title "DATE vs baselines on the shared DATE-schema file (5 seeds)" --plot --plot-facet features.risk_flags
+fi
+if [ -z "${ROOT:-}" ] && [ -d $d/baselines/largest-reference-s0 ] && [ -d $d/baselines/xgb_expected-out_of_fold-s4 ]; then
+  # paired-bootstrap intervals between the baselines and the precision-revenue trade-off plot: re-fits
+  # the committed baseline runs (a few minutes at 1 thread), each checked equal to its report
+  $py $here/scripts/revenue_compare.py --threads 1 > /dev/null
 fi
 if [ -n "$(ls -d $d/date/date_synthetic_no_* 2>/dev/null)" ]; then
   $mt $d/date --group experiment model.name \

@@ -33,8 +33,10 @@ def test_every_suite_expands_and_composes(tmp_path):
 def test_date_synthetic_suite_is_the_committed_layout(tmp_path):
     runs = bench.plan(bench.load_suite("date_synthetic"), root=tmp_path)
     rel = {str(r.run_dir.relative_to(tmp_path)) for r in runs}
-    assert len(runs) == 3 * 5 + 5 * 2 * 5
+    assert len(runs) == 3 * 5 + 7 * 2 * 5
     assert "experiments/date_synthetic/baselines/xgb_revenue-out_of_fold-s4" in rel
+    assert "experiments/date_synthetic/baselines/largest-reference-s0" in rel
+    assert "experiments/date_synthetic/baselines/xgb_expected-out_of_fold-s4" in rel
     assert "experiments/date_synthetic/date/date_synthetic_oof-s0" in rel
 
 

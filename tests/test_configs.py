@@ -30,7 +30,7 @@ def test_declaration_model_keys_are_read_by_the_code(model):
     cfg = compose([f"model={model}"])
     m = cfg.model
     if m.family == "classic":
-        assert set(m) <= {"name", "family", "kind", "percents", "xgb", "lr"}
+        assert set(m) <= {"name", "family", "kind", "percents", "xgb", "lr", "by", "revenue_given_illicit"}
     else:
         assert set(m) <= {"name", "family", "percents", "xgb", "xgb_revenue", "net", "alpha", "optimizer",
                           "explain_top_k", "explain_percent", "grad_clip", "tree_init", "revenue_ranking",

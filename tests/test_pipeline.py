@@ -9,7 +9,7 @@ import pytest
 
 from bacuda_research.run import run
 
-BASELINES = ["random", "risky", "xgboost", "xgb_lr", "xgb_revenue"]
+BASELINES = ["random", "risky", "xgboost", "xgb_lr", "xgb_revenue", "largest", "xgb_expected"]
 
 
 @pytest.mark.parametrize("model", BASELINES)

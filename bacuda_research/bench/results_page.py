@@ -18,6 +18,8 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 Entry = Union[str, tuple[str, ...]]
 TABLES: tuple[Entry, ...] = (
     "experiments/date_synthetic/comparison.md",
+    # paired-bootstrap intervals between the baselines and the precision-revenue trade-off plot
+    "experiments/date_synthetic/revenue_compare.md",
     "experiments/date_synthetic/date_table.md",
     "experiments/date_synthetic/ablations_table.md",
     # baselines_table.md: every row of it is in comparison.md

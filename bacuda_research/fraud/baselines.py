@@ -5,7 +5,13 @@
 - ``xgboost``: the DATE XGBoost stage's illicit probability;
 - ``xgb_lr``: logistic regression on one-hot leaves of that stage (He et al., 2014);
 - ``xgb_revenue``: an XGBoost regressor on log1p(revenue) over all training rows, ranked by
-  predicted revenue: what a user tries first when revenue is what matters.
+  predicted revenue: what a user tries first when revenue is what matters;
+- ``largest``: "inspect the biggest declarations first", no model: ranks by one column of the
+  declaration (``model.by``: a role, ``taxes`` by default, falling back to ``value`` when the data
+  has no taxes): the rule customs officers already know, which every revenue claim must beat;
+- ``xgb_expected``: the ``xgboost`` classifier's P(illicit) x E[revenue | illicit] from an XGBoost
+  regressor of revenue (currency units) fitted on the illicit training rows: DATE's
+  ``model.revenue_ranking=expected`` decision rule (same regressor, same settings) on XGBoost.
 
 Each exposes ``fit(train: Split) -> self`` and ``predict(split: Split) -> (scores, revenue or None)``.
 """
@@ -17,7 +23,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from bacuda_research.declarations.declared import ROLES
 from bacuda_research.fraud import xgb_stage
+from bacuda_research.fraud.inputs import expected_revenue
 
 log = logging.getLogger("bacuda_research")
 
@@ -110,9 +118,63 @@ class XGBRevenueBaseline(XGBoostBaseline):
         return revenue, revenue
 
 
+class LargestBaseline:
+    """Rank by the size of a declaration: the column of role ``by`` (missing values rank last).
+
+    Without that column (a declared schema with no such role, or a column that is missing on every
+    training row) it falls back to ``value`` (CIF); ``column`` says which one ranked.
+    """
+
+    FALLBACK = "value"
+
+    def __init__(self, by: str = "taxes", **_: Any) -> None:
+        if by not in ROLES:
+            raise ValueError(f"model.by={by!r}: expected a role, one of {sorted(ROLES)}")
+        self.by, self.column = by, None
+
+    def fit(self, train) -> "LargestBaseline":
+        for role in (self.by, self.FALLBACK):
+            col = ROLES[role]
+            if col in train.frame and train.frame[col].notna().any():
+                if role != self.by:
+                    log.warning("largest: the data has no %s column (role %s); ranking by %s (role %s)",
+                                ROLES[self.by], self.by, col, role)
+                self.column = col
+                return self
+        raise ValueError(f"model=largest: the data has neither role {self.by!r} nor {self.FALLBACK!r} to rank by")
+
+    def predict(self, split) -> tuple[np.ndarray, None]:
+        # amounts are non-negative (validated), so -1 puts a missing amount below every real one
+        return np.nan_to_num(split.frame[self.column].to_numpy(np.float64), nan=-1.0), None
+
+
+class XGBExpectedBaseline(XGBoostBaseline):
+    """P(illicit) of the ``xgboost`` classifier x E[revenue | illicit]; ranks and predicts revenue by it."""
+
+    def __init__(self, xgb: Mapping[str, Any], revenue_given_illicit: Mapping[str, Any], seed: int = 0,
+                 threads: int | None = None, **kw: Any) -> None:
+        super().__init__(xgb, seed=seed, threads=threads, **kw)
+        self.given_params, self.given_rounds = xgb_stage.xgb_params(revenue_given_illicit, "reg:squarederror",
+                                                                    seed, threads)
+        self.given = None
+
+    def fit(self, train) -> "XGBExpectedBaseline":
+        super().fit(train)
+        pos = train.illicit == 1  # as recipe.fit_date fits it for model.revenue_ranking=expected
+        self.given = xgb_stage.fit_booster(train.X[pos], train.revenue[pos].astype(np.float64), self.given_params,
+                                           self.given_rounds, self.feature_names, self.cache_dir)
+        return self
+
+    def predict(self, split) -> tuple[np.ndarray, np.ndarray]:
+        prob = xgb_stage.predict(self.booster, split.X, self.feature_names)
+        expected = expected_revenue(prob, xgb_stage.predict(self.given, split.X, self.feature_names))
+        return expected, expected
+
+
 BASELINES = {
     "random": RandomBaseline, "risky": RiskyBaseline, "xgboost": XGBoostBaseline,
-    "xgb_lr": XGBLRBaseline, "xgb_revenue": XGBRevenueBaseline,
+    "xgb_lr": XGBLRBaseline, "xgb_revenue": XGBRevenueBaseline, "largest": LargestBaseline,
+    "xgb_expected": XGBExpectedBaseline,
 }
 
 

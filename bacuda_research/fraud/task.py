@@ -42,8 +42,9 @@ def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
     dm = build_datamodule(cfg)
     dm.setup()
     has_revenue = getattr(dm, "has_revenue", True)
-    if cfg.model.get("kind") == "xgb_revenue" and not has_revenue:
-        raise ValueError(f"model=xgb_revenue needs a revenue column; the schema ({dm.schema.source}) has no revenue role")
+    kind = cfg.model.get("kind")
+    if kind in ("xgb_revenue", "xgb_expected") and not has_revenue:
+        raise ValueError(f"model={kind} needs a revenue column; the schema ({dm.schema.source}) has no revenue role")
     summary = dm.summary()
     log.info("data: %s", {k: v["rows"] for k, v in summary.items() if isinstance(v, dict)})
     percents = tuple(cfg.model.get("percents", (1, 2, 5, 10)))
@@ -65,7 +66,7 @@ def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
         model = build_baseline(
             kwargs.pop("kind"), seed=int(cfg.seed), threads=cfg.get("threads"), cache_dir=cfg.cache_dir,
             feature_names=dm.features.columns, flag_columns=dm.features.flag_columns,
-            **{k: v for k, v in kwargs.items() if k in ("xgb", "lr")},
+            **{k: v for k, v in kwargs.items() if k in ("xgb", "lr", "by", "revenue_given_illicit")},
         )
         model.fit(dm.splits["train"])
         scores, revenue = {}, {}

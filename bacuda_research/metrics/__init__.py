@@ -1,4 +1,5 @@
-"""Selection metrics (Precision/Recall/F1/Revenue at the top n%, AUC, F1 at a threshold)."""
+"""Selection metrics (Precision/Recall/F1/Revenue at the top n%, AUC, F1 at a threshold) and paired
+bootstrap intervals of their differences over test declarations (``metrics.bootstrap``)."""
 
 from bacuda_research.metrics.selection import (
     DEFAULT_PERCENTS,

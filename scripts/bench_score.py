@@ -135,9 +135,9 @@ def current_hs_checkpoint(run: str, workdir: Path) -> tuple[str, bool]:
     import torch
 
     from bacuda_research.hs.module import HSLitModule
-    from bacuda_research.hs.predict import resolve_model_path
+    from bacuda_research.core.checkpoints import resolve_model
 
-    _, path = resolve_model_path(run)
+    path = resolve_model(run, expect="hs", bundles=False).path
     try:
         HSLitModule.from_checkpoint_file(path)
         return run, False

@@ -10,7 +10,6 @@ columns are used when present.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Sequence
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -18,16 +17,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bacuda_research.core.checkpoints import resolve_model
 from bacuda_research.hs.suggestion import Suggestion, predict_file  # noqa: F401 (predict_file: re-exported)
-
-MODEL_FILE = "model.ckpt"
-
-
-def resolve_model_path(model: str | os.PathLike) -> tuple[str, Path]:
-    """``("checkpoint", file)`` or ``("bundle", folder)`` for MODEL (``core.checkpoints.resolve_model``)."""
-    found = resolve_model(model, expect=None)
-    if found.kind == "date":
-        raise ValueError(f"{model}: a DATE (fraud) model, not an HS classification model")
-    return ("bundle" if found.kind == "bundle" else "checkpoint"), found.path
 
 
 class HSPredictor:

@@ -1,11 +1,14 @@
 """Revenue comparisons with their uncertainty: paired bootstrap intervals and the precision-revenue
-trade-off, from committed baseline runs.
+trade-off, from committed runs.
 
-Per-declaration predictions are not committed, so the test scores are *recomputed*: each baseline
-run is re-fitted from its own ``report.json`` config (same data, seed and settings; the classic
-baselines train in seconds) and its recomputed test metrics must equal the committed ones, or the
-comparison stops (``rescore_run``). DATE runs are not re-scored: their checkpoints are not
-committed, so DATE enters only through its reports (seed means at the reported percents).
+A model's per-declaration test scores come from one of two places, and either way they are checked
+against the run's committed report (every recomputed test metric equal, or the comparison stops):
+
+- the run's ``scores_file`` (id-free test scores, committed beside DATE's reports: ``row``,
+  ``score`` = the illicit ranking, ``revenue_score`` = what DATE_REV ranks by, ``revenue_head`` =
+  the revenue head's own score); ``load_scores``;
+- a classic baseline without one is *re-fitted* from its own ``report.json`` config (same data, seed
+  and settings; it trains in seconds); ``rescore_run``.
 
 ``compare_revenue`` then, per risk-flag mode: the paired bootstrap over test declarations
 (``metrics.bootstrap``; each model's metric averaged over its seed runs on every resample) for the
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -24,7 +28,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from bacuda_research.metrics.bootstrap import paired_interval, resampled_metrics
-from bacuda_research.metrics.selection import DEFAULT_PERCENTS, pct_key, top_percent_metrics
+from bacuda_research.metrics.selection import DEFAULT_PERCENTS, top_percent_metrics
 
 log = logging.getLogger("bacuda_research")
 
@@ -78,15 +82,119 @@ def rescore_run(run_dir: str | Path, cache_dir: str | None = None, threads: int 
             "revenue": np.asarray(test.revenue, np.float64)}
 
 
+@dataclass(frozen=True)
+class Runs:
+    """One model in a comparison: its run folders (one per seed) and the score column it ranks by
+    (``score``, ``revenue_score`` or ``revenue_head`` of a scores file; a re-fitted baseline has
+    only ``score``)."""
+
+    folders: tuple[str | Path, ...]
+    column: str = "score"
+
+
+# which report metrics a scores-file column must reproduce (None: nothing to check it against)
+def _checked_prefix(cfg: Mapping[str, Any], column: str) -> str | None:
+    if column == "score":
+        return "test/"
+    date = cfg["model"].get("family") == "date"
+    if column == "revenue_score":
+        return "test/rev/" if date else "test/"
+    if column == "revenue_head" and date and cfg["model"].get("revenue_ranking", "head") == "head":
+        return "test/rev/"
+    return None
+
+
+def _check_metrics(run_dir: str | Path, rep: Mapping[str, Any], scores: np.ndarray, labels: tuple[np.ndarray, ...],
+                   prefix: str) -> None:
+    again = top_percent_metrics(scores, *labels, tuple(rep["config"]["model"].get("percents", DEFAULT_PERCENTS)))
+    for key, value in again.items():
+        committed = rep["metrics"].get(f"{prefix}{key}")
+        if committed is not None and not np.isclose(value, committed, rtol=0, atol=1e-12):
+            raise ValueError(f"{run_dir}: recomputed {prefix}{key} = {value!r} but the report says {committed!r}; "
+                             "the scores are not the run's (threads, library versions, or another test split?)")
+
+
+def has_scores(run_dir: str | Path) -> bool:
+    """Whether a run folder holds its test scores (the ``scores_file`` its report names)."""
+    rep = json.loads((Path(run_dir) / "report.json").read_text(encoding="utf-8"))
+    name = rep["config"].get("scores_file")
+    return bool(name) and (Path(run_dir) / name).is_file()
+
+
+def load_scores(run_dir: str | Path, column: str, labels: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``column`` of a run's committed scores file, checked: the test metrics it gives on ``labels``
+    (illicit, revenue of the test rows) must equal the report's where the report has them."""
+    rep = json.loads((Path(run_dir) / "report.json").read_text(encoding="utf-8"))
+    path = Path(run_dir) / rep["config"]["scores_file"]
+    df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if column not in df.columns:
+        raise ValueError(f"{path}: no column {column!r} (has {list(df.columns)})")
+    if len(df) != len(labels[0]) or not np.array_equal(df["row"].to_numpy(), np.arange(len(df))):
+        raise ValueError(f"{path}: {len(df)} rows in order expected {len(labels[0])} (another test split?)")
+    scores = df[column].to_numpy(np.float64)
+    prefix = _checked_prefix(rep["config"], column)
+    if prefix is not None:
+        _check_metrics(run_dir, rep, scores, labels, prefix)
+    else:
+        log.info("%s: %s has no report metric to check it against (checked: score, revenue_score)", run_dir, column)
+        _check_metrics(run_dir, rep, df["score"].to_numpy(np.float64), labels, "test/")
+    return scores
+
+
+def heldout_labels(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(illicit, revenue) of a run's test rows, rebuilt from its report's data config."""
+    from bacuda_research.fraud.task import build_datamodule
+
+    rep = json.loads((Path(run_dir) / "report.json").read_text(encoding="utf-8"))
+    dm = build_datamodule(OmegaConf.create(rep["config"]))
+    dm.setup()
+    if rep.get("data_sha256") and dm.data_sha256 != rep["data_sha256"]:
+        raise ValueError(f"{run_dir}: the data file changed since the run")
+    test = dm.splits["test"]
+    return np.asarray(test.illicit, np.float64), np.asarray(test.revenue, np.float64)
+
+
 def _dedupe(runs: list[np.ndarray]) -> list[np.ndarray]:
     """One vector when all seed runs score alike (a seed-independent model, e.g. ``largest``)."""
     return runs[:1] if all(np.array_equal(runs[0], r) for r in runs[1:]) else runs
 
 
-def compare_revenue(runs: Mapping[str, Mapping[str, Sequence[str | Path]]], pairs=DEFAULT_PAIRS,
+def _as_runs(spec: Runs | Sequence[str | Path]) -> Runs:
+    return spec if isinstance(spec, Runs) else Runs(tuple(spec))
+
+
+def _mode_scores(models: Mapping[str, Runs | Sequence[str | Path]], cache_dir: str | None, threads: int | None
+                 ) -> tuple[dict[str, list[np.ndarray]], tuple[np.ndarray, np.ndarray]]:
+    """Every model's test score vectors in one risk-flag mode, and the test labels they share."""
+    specs = {name: _as_runs(spec) for name, spec in models.items()}
+    found: dict[tuple[str, int], np.ndarray] = {}
+    labels = None
+    for name, spec in specs.items():  # runs without a scores file are re-fitted first: they give the labels
+        for i, f in enumerate(spec.folders):
+            if has_scores(f):
+                continue
+            if spec.column != "score":
+                raise ValueError(f"{f}: no scores file, and a re-fitted baseline has no column {spec.column!r}")
+            o = rescore_run(f, cache_dir, threads)
+            if labels is not None and not (np.array_equal(o["illicit"], labels[0])
+                                           and np.array_equal(o["revenue"], labels[1])):
+                raise ValueError(f"{f}: runs on different test rows cannot be paired")
+            labels = (o["illicit"], o["revenue"])
+            found[name, i] = o["scores"]
+    for name, spec in specs.items():
+        for i, f in enumerate(spec.folders):
+            if (name, i) not in found:
+                if labels is None:
+                    labels = heldout_labels(f)
+                found[name, i] = load_scores(f, spec.column, labels)
+        log.info("revenue comparison: %s: %d run(s), metrics equal to the reports", name, len(spec.folders))
+    return {name: _dedupe([found[name, i] for i in range(len(spec.folders))]) for name, spec in specs.items()}, labels
+
+
+def compare_revenue(runs: Mapping[str, Mapping[str, Runs | Sequence[str | Path]]], pairs=DEFAULT_PAIRS,
                     n_boot: int = 1000, seed: int = 0, bootstrap_percents=DEFAULT_PERCENTS,
                     cache_dir: str | None = None, threads: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(bootstrap intervals, trade-off curves) for ``runs[flags][model] = [run folders (seeds)]``.
+    """(bootstrap intervals, trade-off curves) for ``runs[flags][model]`` = a ``Runs`` (or its folders).
 
     Intervals: one row per (flags, A, B, metric) with ``diff`` (A - B on the test rows), the
     bootstrap ``mean``, ``lo``/``hi`` (95 %), ``p_a_ahead``. Curves: one row per (flags, model, n)
@@ -94,22 +202,14 @@ def compare_revenue(runs: Mapping[str, Mapping[str, Sequence[str | Path]]], pair
     """
     intervals, curves = [], []
     for flags, models in runs.items():
-        scores, labels = {}, None
-        for name, folders in models.items():
-            outs = [rescore_run(f, cache_dir, threads) for f in folders]
-            for o in outs:
-                if labels is not None and not (np.array_equal(o["illicit"], labels[0])
-                                               and np.array_equal(o["revenue"], labels[1])):
-                    raise ValueError(f"{flags}/{name}: runs on different test rows cannot be paired")
-                labels = (o["illicit"], o["revenue"])
-            scores[name] = _dedupe([o["scores"] for o in outs])
-            log.info("revenue comparison: %s %s: %d run(s) re-scored, metrics equal to the reports", flags, name,
-                     len(outs))
+        scores, labels = _mode_scores(models, cache_dir, threads)
+        for name, vectors in scores.items():
             for n in TRADEOFF_PERCENTS:
-                m = [top_percent_metrics(s, *labels, (n,)) for s in scores[name]]
+                m = [top_percent_metrics(v, *labels, (n,)) for v in vectors]
                 curves.append({"features.risk_flags": flags, "model": name, "percent": n,
                                "precision": float(np.mean([x[f"precision@{n}"] for x in m])),
-                               "revenue": float(np.mean([x[f"revenue@{n}"] for x in m])), "runs": len(folders)})
+                               "revenue": float(np.mean([x[f"revenue@{n}"] for x in m])),
+                               "runs": len(_as_runs(models[name]).folders)})
         used = sorted({m for p in pairs for m in p if m in scores})
         keys, observed, resampled = resampled_metrics({m: scores[m] for m in used}, *labels, bootstrap_percents,
                                                       n_boot, seed)
@@ -120,28 +220,6 @@ def compare_revenue(runs: Mapping[str, Mapping[str, Sequence[str | Path]]], pair
                 intervals.append({"features.risk_flags": flags, "a": a, "b": b, "metric": key, **v,
                                   "n_boot": n_boot, "test_rows": len(labels[0])})
     return pd.DataFrame(intervals), pd.DataFrame(curves)
-
-
-def date_points(report_dirs: Sequence[str | Path], percents=DEFAULT_PERCENTS) -> pd.DataFrame:
-    """DATE_CLS (``test/``) and DATE_REV (``test/rev/``) seed means from reports, one row per
-    (flags, model, n): what the trade-off plot shows for DATE (its scores are not committed)."""
-    rows = []
-    for d in report_dirs:
-        rep = json.loads((Path(d) / "report.json").read_text(encoding="utf-8"))
-        flags = rep["config"]["features"]["risk_flags"]
-        ranking = rep["config"]["model"].get("revenue_ranking", "head")
-        for name, prefix in (("date_cls", "test/"), (f"date_rev ({ranking})", "test/rev/")):
-            for n in percents:
-                k = pct_key(n)
-                rows.append({"features.risk_flags": flags, "model": name, "percent": float(n),
-                             "precision": rep["metrics"][f"{prefix}precision@{k}"],
-                             "revenue": rep["metrics"][f"{prefix}revenue@{k}"], "run": str(d)})
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return df
-    return (df.groupby(["features.risk_flags", "model", "percent"], sort=False)
-            .agg(precision=("precision", "mean"), revenue=("revenue", "mean"), runs=("run", "nunique"))
-            .reset_index())
 
 
 def interval_markdown(df: pd.DataFrame, title: str) -> str:
@@ -164,29 +242,34 @@ def interval_markdown(df: pd.DataFrame, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_tradeoff(curves: pd.DataFrame, date: pd.DataFrame, out: str | Path, title: str) -> Path:
-    """Precision@n against revenue@n (n = 1..20 %), one panel per risk-flag mode; DATE as points at
-    its reported percents."""
+def plot_tradeoff(curves: pd.DataFrame, out: str | Path, title: str) -> Path:
+    """Precision@n against revenue@n (n = 1..20 %), one panel per comparison (risk-flag mode, or
+    file and mode), two panels a row; models ranked for revenue dashed."""
     from bacuda_research.bench.plots import _pyplot
 
     plt = _pyplot()
     modes = list(dict.fromkeys(curves["features.risk_flags"]))
-    fig, axes = plt.subplots(1, len(modes), figsize=(6 * len(modes), 4.8), squeeze=False, sharey=True)
-    for ax, flags in zip(axes[0], modes):
+    ncols = min(2, len(modes))
+    nrows = -(-len(modes) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 4.6 * nrows), squeeze=False, sharey=True)
+    models = list(dict.fromkeys(curves["model"]))
+    colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
+    for ax, flags in zip(axes.flat, modes):
         for name, c in curves[curves["features.risk_flags"] == flags].groupby("model", sort=False):
-            ax.plot(c["revenue"], c["precision"], marker=".", label=name)
+            style = "--" if ("rev" in name or name in ("largest", "xgb_expected")) else "-"
+            ax.plot(c["revenue"], c["precision"], marker=".", linestyle=style, color=colors[name], label=name)
             ax.annotate("1%", (c["revenue"].iloc[0], c["precision"].iloc[0]), fontsize=7)
-        if len(date):
-            for name, d in date[date["features.risk_flags"] == flags].groupby("model", sort=False):
-                ax.plot(d["revenue"], d["precision"], marker="s", linestyle=":", label=f"{name}, 1/2/5/10%")
-        ax.set_title(f"risk flags: {flags}")
+        ax.set_title(f"risk flags: {flags}" if "/" not in flags else flags, fontsize=9)
         ax.set_xlabel("revenue@n (share of recoverable revenue)")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("precision@n")
-    axes[0][-1].legend(fontsize=7, loc="best")
+    for ax in axes.flat[len(modes):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("precision@n")
+    axes.flat[0].legend(fontsize=7, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out = Path(out)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=100)
     plt.close(fig)
     return out

@@ -273,6 +273,7 @@ def check_config(report: Mapping[str, Any], overrides: Sequence[str] = (),
         cfg.seed = int(report["seed"])
         cfg.data.path = _portable_data_path(cfg.data.get("path"))
         cfg.predictions_file = None
+        cfg.scores_file = None
         if cache_dir is not None:
             cfg.cache_dir = str(cache_dir)
     for o in overrides:

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 # "the same config" (resume) and when a table checks that its runs belong to one experiment.
 # data.path is compared through the data's sha256 instead (the same file may live elsewhere).
 RESULT_NEUTRAL = (
-    "cache_dir", "resume", "logger", "predictions_file", "data.path", "malloc_keep_freed",
+    "cache_dir", "resume", "logger", "predictions_file", "scores_file", "data.path", "malloc_keep_freed",
     # a declared schema's path and a split's files: compared through data.schema_digest (the schema's
     # content, added when the run starts) and the data hash over all files instead
     "data.schema", "data.files",

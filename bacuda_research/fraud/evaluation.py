@@ -67,3 +67,15 @@ def prediction_frame(split: str, s: Split, scores: np.ndarray, revenue: np.ndarr
         "predicted_revenue": revenue if revenue is not None else np.full(len(scores), np.nan),
         "rank": rank_desc(scores if rank_by is None else rank_by),
     })
+
+
+def score_frame(score: np.ndarray, revenue_score: np.ndarray, **more: np.ndarray) -> pd.DataFrame:
+    """Id-free ranking scores of one split, one row per declaration in file order (``row`` = position).
+
+    ``score`` ranks for precision/recall (DATE: the illicit logit), ``revenue_score`` for revenue@n
+    (DATE: what DATE_REV ranks by; a baseline: its one score). What paired comparisons between runs
+    need (``bench.revenue``) and safe to commit: no identifiers, no labels. ``more``: extra columns.
+    """
+    return pd.DataFrame({"row": np.arange(len(score), dtype=np.int64), "score": np.asarray(score, np.float64),
+                         "revenue_score": np.asarray(revenue_score, np.float64),
+                         **{k: np.asarray(v, np.float64) for k, v in more.items()}})

@@ -53,7 +53,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     from bacuda_research.core.training import build_trainer, compile_network, loader_settings
     from bacuda_research.fraud import inputs as date_inputs
     from bacuda_research.fraud import xgb_stage
-    from bacuda_research.fraud.evaluation import date_metrics, prediction_frame
+    from bacuda_research.fraud.evaluation import date_metrics, prediction_frame, score_frame
     from bacuda_research.fraud.explain import global_leaf_rules
     from bacuda_research.fraud.predictor import checkpoint_artifacts
 
@@ -115,6 +115,7 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
     outputs = {s: predict_split(module, dm.tensors[s], int(cfg.data.batch_size)) for s in ("valid", "test")}
     splits = dm.splits
     for s, o in outputs.items():  # o["rev"]: what DATE_REV ranks by; o["revenue"]: currency units
+        o["rev_head"] = o["rev"]  # the revenue head's own score, kept for comparisons (``score_frame``)
         given = None if given_illicit is None else xgb_stage.predict(given_illicit, splits[s].X, dm.features.columns)
         o["rev"], o["revenue"] = date_inputs.revenue_outputs(o["prob"], o["rev"], revenue_scale, given)
     # rank by logit (the probability's order without saturation ties); threshold F1 on probabilities
@@ -128,7 +129,9 @@ def fit_date(cfg: DictConfig, dm, run_dir: Path, loggers: list[Any], callbacks: 
                                    dm.tensors["test"]["leaves"].numpy(),
                                    global_leaf_rules(stage, encoder.table, dm.features.flag_columns),
                                    top_k, float(mcfg.get("explain_percent", 10)))
+    test = outputs["test"]
     return {"metrics": metrics, "predictions": preds, "explanations": explanations, "module": module,
+            "scores": score_frame(test["logit"], test["rev"], revenue_head=test["rev_head"]),
             "extra": {"best_epoch": best_epoch, "best_checkpoint": str(best_cb.best_model_path),
                       "n_leaves": encoder.n_leaves, **attention_kernel_report(module.net)}}
 

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.fraud.datamodule import DeclarationsDataModule
 from bacuda_research.fraud.declared_data import add_schema_digest, drop_revenue_metrics, uses_schema
-from bacuda_research.fraud.evaluation import evaluate_scores, prediction_frame
+from bacuda_research.fraud.evaluation import evaluate_scores, prediction_frame, score_frame
 from bacuda_research.core.task import TaskResult
 from bacuda_research.core.training import is_global_zero
 from bacuda_research.core.io import write_table
@@ -53,7 +53,7 @@ def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
         from bacuda_research.fraud.recipe import fit_date
 
         out = fit_date(cfg, dm, run_dir, loggers)
-        metrics, preds, extra = out["metrics"], out["predictions"], out.get("extra", {})
+        metrics, preds, extra, test_scores = out["metrics"], out["predictions"], out.get("extra", {}), out["scores"]
         if out.get("explanations") and is_global_zero():
             from bacuda_research.core.io import write_text
 
@@ -74,6 +74,7 @@ def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
             scores[split], revenue[split] = model.predict(dm.splits[split])
         metrics = evaluate_scores(scores, dm.splits, percents)
         preds = [prediction_frame(s, dm.splits[s], scores[s], revenue[s]) for s in ("valid", "test")]
+        test_scores = score_frame(scores["test"], scores["test"])
         extra = {}
 
     if not has_revenue:  # absent, not zero: nothing about revenue can be measured
@@ -86,6 +87,8 @@ def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
                  "tasks": ["illicit", "revenue"] if has_revenue else ["illicit"]}
     if cfg.get("predictions_file") and is_global_zero():  # one writer under DDP
         write_table(pd.concat(preds, ignore_index=True), Path(run_dir) / cfg.predictions_file)
+    if cfg.get("scores_file") and is_global_zero():  # id-free test scores, for paired comparisons
+        write_table(test_scores, Path(run_dir) / cfg.scores_file)
     return TaskResult(metrics=metrics, data_sha256=dm.data_sha256,
                       extra={"data": summary, "risk_flags": dm.features.risk_flags, **extra})
 

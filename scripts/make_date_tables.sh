@@ -40,9 +40,13 @@ if [ -n "$(ls -d $d/date/date_synthetic_no_* 2>/dev/null)" ]; then
     --title "DATE ablations (reference risk flags; date_rev = DATE_REV ranked by expected revenue)"
 fi
 if [ -d experiments/generalization ]; then
-  $mt experiments/generalization --group data.path model.name model.revenue_ranking --out experiments/generalization/table \
+  $mt experiments/generalization --group data.path features.risk_flags model.name model.revenue_ranking --out experiments/generalization/table \
     --metrics test/precision@1 test/precision@5 test/revenue@1 test/revenue@2 test/revenue@5 test/revenue@10 test/auc \
-    --title "Other data: our generator at data seeds 11-14 (100k rows each), experiment=date_synthetic data.path=... (reference flags; revenue_ranking head = the paper's DATE_REV)"
+    --title "Other data: our generator at data seeds 11-14 (100k rows each), bash scripts/generalization.sh (both risk-flag modes; revenue_ranking head = the paper's DATE_REV)"
+fi
+if [ -z "${ROOT:-}" ] && [ -d experiments/generalization/gen11/date_oof ]; then
+  # the same paired-bootstrap intervals and trade-off plot per generated file (one run per model and file)
+  $py $here/scripts/revenue_compare.py --generalization --threads 1 > /dev/null
 fi
 # HS: accuracy@1 by HS level. Single-seed runs (experiments/hs/README.md) and the 3-seed runs
 # experiments/hs/runs/<name>_s<seed> (bacuda-bench hs) are tabled separately.

@@ -168,7 +168,8 @@ def test_bad_drift_settings_are_refused_by_name():
     with pytest.raises(ValueError, match="unknown key.*'speed'"):
         DriftSpec.from_config({"speed": 1})
     for key, value in (("change_share", 1.5), ("new_importer_from", 1.0), ("change_at", 0.0),
-                       ("strength", -1.0), ("cycles", float("nan")), ("enabled", "yes")):
+                       ("strength", -1.0), ("cycles", float("nan")), ("enabled", "yes"),
+                       ("new_importer_share", "0.3")):
         with pytest.raises(ValueError, match=f"drift.{key}"):
             DriftSpec.from_config({key: value})
     with pytest.raises(ConfigCompositionException):

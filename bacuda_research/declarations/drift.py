@@ -75,11 +75,12 @@ class DriftSpec:
 
         if not isinstance(self.enabled, bool):
             raise bad("enabled", "true or false")
-        for key in ("strength", "cycles", "importer_amplitude", "goods_amplitude", "new_importer_risk",
-                    "change_shift"):
-            v = getattr(self, key)
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "enabled" or (f.name == "change_at" and v is None):
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
-                raise bad(key, "a finite number")
+                raise bad(f.name, "a finite number" + (" or null" if f.name == "change_at" else ""))
         for key in ("strength", "cycles"):
             if getattr(self, key) < 0:
                 raise bad(key, ">= 0")

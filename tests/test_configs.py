@@ -49,7 +49,7 @@ def test_unknown_override_is_an_error():
 def test_data_configs_share_the_column_contract():
     from bacuda_research.declarations.schema import CANONICAL
 
-    for name in ("synthetic", "date_synthetic", "file"):
+    for name in ("synthetic", "synthetic_drift", "date_synthetic", "file"):
         cfg = compose([f"data={name}"] + (["data.path=x.csv"] if name == "file" else []))
         assert set(cfg.data.columns) == set(CANONICAL)
 

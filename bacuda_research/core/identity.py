@@ -32,6 +32,9 @@ OFF_OPTIONS = (
     ("model.net.self_attention", False, ("model.net.attention_kernel",)),
     # runs before declared schemas had DATE's features and no features.kind key
     ("features.kind", "date", ("features.kind",)),
+    # runs before the synthetic generator had drift (declarations/drift.py); off, its data is
+    # byte-identical and its knobs unread
+    ("data.synthetic.drift.enabled", False, ("data.synthetic.drift",)),
 )
 # ... and keys a model family never reads: the classic baselines (random, risky, XGBoost variants)
 # train no network, so the Lightning trainer and the batch settings cannot change their numbers.

@@ -9,6 +9,11 @@ known and tests can check that models find them):
 - FOB = CIF x min(N(0.8, 0.1), 1); taxes = declared CIF x tariff rate x noise;
 - revenue (recoverable taxes) = (true CIF - declared CIF) x tariff rate on illicit rows, 0 on licit
   rows; about 10% of illicit rows are non-revenue fraud (revenue 0).
+
+Dates are drawn independently of everything else, so by default the data has no time structure.
+``drift`` (``data.synthetic.drift``, declarations/drift.py) plants fraud that moves over the year;
+with drift off the output is byte-identical to the generator before drift existed
+(tests/test_synthetic_drift.py pins its sha256).
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from bacuda_research.core.io import atomic_path
+from bacuda_research.declarations.drift import DriftSpec, apply_drift, calibrate_by_day
 
 
 def _zipf_choice(rng: np.random.Generator, n_items: int, size: int, a: float) -> np.ndarray:
@@ -29,8 +36,17 @@ def _zipf_choice(rng: np.random.Generator, n_items: int, size: int, a: float) ->
 
 
 def generate_declarations(rows: int = 40000, seed: int = 7, start: str = "2013-01-01",
-                          days: int = 365, illicit_rate: float = 0.08) -> pd.DataFrame:
-    """A DataFrame in the raw DATE file format (``sgd.date`` as 'YY-MM-DD', integer money)."""
+                          days: int = 365, illicit_rate: float = 0.08,
+                          drift: DriftSpec | Mapping[str, Any] | None = None,
+                          with_truth: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """A DataFrame in the raw DATE file format (``sgd.date`` as 'YY-MM-DD', integer money).
+
+    ``drift``: the ``data.synthetic.drift`` settings (None or ``enabled: false`` = none).
+    ``with_truth``: also return the latent truth per row (aligned with the rows: ``sgd.id``,
+    ``p_illicit`` and, with drift, its terms and groups; see declarations/drift.py), for tests and
+    analyses that need to know what was planted.
+    """
+    spec = DriftSpec.from_config(drift)
     rng = np.random.default_rng(seed)
     n_imp = max(50, rows // 9)
     n_dec = max(20, rows // 60)
@@ -64,17 +80,25 @@ def generate_declarations(rows: int = 40000, seed: int = 7, start: str = "2013-0
     item_hs6 = hs10_parent[item_idx]
     hs_risk = rng.normal(0, 0.8, n_hs6) + 0.8 * (hs6_tax > 0.15)
 
+    drifted = apply_drift(spec, seed, days, imp_idx, imp_risk, item_hs6, n_hs6) if spec.enabled else None
+    if drifted is not None:
+        imp_idx, imp_risk = drifted.imp_idx, drifted.imp_risk
     logit = (imp_risk[imp_idx] + dec_risk[dec_idx] + cty_risk[cty_idx] + off_risk[off_idx]
              + hs_risk[item_hs6])
-    # calibrate the intercept so the illicit rate is about `illicit_rate`
+    if drifted is not None:
+        logit = logit + drifted.logit
+    # calibrate the intercept so the illicit rate is about `illicit_rate` (with drift: on every day)
     lo, hi = -15.0, 5.0
-    for _ in range(50):
+    for _ in range(50 if drifted is None else 0):
         mid = (lo + hi) / 2
         if (1 / (1 + np.exp(-(logit + mid)))).mean() > illicit_rate:
             hi = mid
         else:
             lo = mid
-    illicit = rng.random(rows) < 1 / (1 + np.exp(-(logit + lo)))
+    if drifted is not None:
+        lo = calibrate_by_day(logit, drifted.day, days, illicit_rate)
+    p_illicit = 1 / (1 + np.exp(-(logit + lo)))
+    illicit = rng.random(rows) < p_illicit
 
     quantity = np.maximum(1, np.round(np.exp(rng.normal(4.0, 1.4, rows)))).astype(np.int64)
     true_cif = quantity * hs6_unit_value[item_hs6] * np.exp(rng.normal(0, 0.25, rows))
@@ -88,8 +112,9 @@ def generate_declarations(rows: int = 40000, seed: int = 7, start: str = "2013-0
     revenue[illicit & (rng.random(rows) < 0.10)] = 0.0
     revenue = np.maximum(revenue, 0).astype(np.int64)
 
-    # days are drawn sorted, so rows come in date order (as customs extracts usually do)
-    day = np.sort(rng.integers(0, days, rows))
+    # days are drawn sorted, so rows come in date order (as customs extracts usually do); drifted
+    # rows have their own days and are put in date order below
+    day = np.sort(rng.integers(0, days, rows)) if drifted is None else drifted.day
     dates = pd.Timestamp(start) + pd.to_timedelta(day, unit="D")
     df = pd.DataFrame({
         "sgd.date": dates.strftime("%y-%m-%d"),
@@ -106,19 +131,29 @@ def generate_declarations(rows: int = 40000, seed: int = 7, start: str = "2013-0
         "illicit": illicit.astype(np.int64),
         "revenue": revenue,
     })
+    truth = pd.DataFrame({"p_illicit": p_illicit, **(drifted.truth if drifted is not None else {})})
+    if drifted is not None:
+        order = np.argsort(drifted.day, kind="stable")
+        df, truth = df.iloc[order].reset_index(drop=True), truth.iloc[order].reset_index(drop=True)
     df.insert(0, "sgd.id", [f"SGD{i + 1}" for i in range(rows)])
-    return df
+    truth.insert(0, "sgd.id", df["sgd.id"])
+    return (df, truth) if with_truth else df
 
 
 def synthetic_file(cache_dir: str | Path, rows: int = 40000, seed: int = 7, start: str = "2013-01-01",
-                   days: int = 365) -> Path:
+                   days: int = 365, drift: DriftSpec | Mapping[str, Any] | None = None) -> Path:
     """Generate (once) and return the path of a cached synthetic CSV for these parameters."""
-    # "v": bump whenever generate_declarations changes its output, so cached files are not reused
-    params = {"rows": int(rows), "seed": int(seed), "start": str(start), "days": int(days), "v": 1}
+    spec = DriftSpec.from_config(drift)
+    # "v": bump whenever generate_declarations changes its output, so cached files are not reused.
+    # Drift off adds nothing to the key or the name: files cached before drift existed are reused.
+    params: dict[str, Any] = {"rows": int(rows), "seed": int(seed), "start": str(start), "days": int(days), "v": 1}
+    tag = ""
+    if spec.enabled:
+        params["drift"], tag = spec.cache_params(), "drift-"
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / "synthetic" / f"declarations-{rows}-{seed}-{key}.csv"
+    path = Path(cache_dir) / "synthetic" / f"declarations-{rows}-{seed}-{tag}{key}.csv"
     if not path.exists():
-        df = generate_declarations(rows=rows, seed=seed, start=start, days=days)
+        df = generate_declarations(rows=rows, seed=seed, start=start, days=days, drift=spec)
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False)
     return path

@@ -12,6 +12,7 @@
 - ``module``: ``DATEModule`` (LightningModule); ``recipe``: ``fit_date``, the DATE training recipe;
 - ``predictor``: ``DATEPredictor`` (score raw files from a run folder or checkpoint);
 - ``explain``: leaves as decision rules (torch-free).
+- ``staleness``: a model fitted once, its metrics per calendar period after training (drift checks).
 
 ``inputs``, ``xgb_stage`` and ``explain`` import no torch: the bundle runtime uses them.
 """

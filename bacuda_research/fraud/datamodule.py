@@ -125,7 +125,7 @@ class DeclarationsDataModule(pl.LightningDataModule):
         if not syn:
             raise ValueError(f"data={cfg.get('name')}: set data.path (a CSV or Parquet declarations file)")
         return synthetic_file(self.cache_dir, rows=syn["rows"], seed=syn["seed"], start=syn["start"],
-                              days=syn["days"])
+                              days=syn["days"], drift=syn.get("drift"))
 
     def schema_options(self) -> SchemaOptions:
         return SchemaOptions(columns=self.data_cfg.get("columns"), date_format=self.data_cfg.get("date_format"),

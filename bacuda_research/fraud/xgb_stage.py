@@ -173,6 +173,8 @@ class TreeStage:
 
     def __init__(self, boosters: Sequence[Any], feature_names: Sequence[str]) -> None:
         self.boosters, self.feature_names = list(boosters), list(feature_names)
+        #: per tree, True at leaf nodes (set by ``from_raw`` after checking the boosters)
+        self.leaf_masks: list[np.ndarray] = []
 
     def leaves(self, X: np.ndarray) -> np.ndarray:
         return np.concatenate([leaves(b, X, self.feature_names) for b in self.boosters], axis=1)
@@ -225,12 +227,31 @@ class TreeStage:
         return [bytes(b.save_raw("ubj")) for b in self.boosters]
 
     @classmethod
-    def from_raw(cls, raws: Sequence[bytes], feature_names: Sequence[str]) -> "TreeStage":
+    def from_raw(cls, raws: Sequence[bytes], feature_names: Sequence[str],
+                 sources: Sequence[str] | None = None) -> "TreeStage":
+        """Boosters from XGBoost JSON/UBJSON bytes, each checked first (``booster_check``: an
+        untrusted model can crash or hang XGBoost); ``sources`` name them in errors. The leaf
+        masks of all trees, in order, are kept in ``leaf_masks`` for ``check_leaf_table``."""
         import xgboost as xgb
 
-        boosters = []
-        for raw in raws:
+        from bacuda_research.fraud.booster_check import BoosterError, booster_json, check_booster
+
+        boosters, masks = [], []
+        for i, raw in enumerate(raws):
+            source = sources[i] if sources is not None else f"booster {i}"
+            masks += check_booster(booster_json(raw, source), len(feature_names), source)
             b = xgb.Booster()
-            b.load_model(bytearray(raw))
+            try:
+                b.load_model(bytearray(raw))
+            except xgb.core.XGBoostError as e:
+                raise BoosterError(f"{source}: XGBoost refused the model ({str(e).splitlines()[0][:80]})") from None
             boosters.append(b)
-        return cls(boosters, feature_names)
+        stage = cls(boosters, feature_names)
+        stage.leaf_masks = masks
+        return stage
+
+    def check_leaf_table(self, table: np.ndarray, n_leaves: int | None, source: str) -> None:
+        """Refuse a leaf table that does not match these (checked) boosters (``booster_check``)."""
+        from bacuda_research.fraud.booster_check import check_leaf_table
+
+        check_leaf_table(table, self.leaf_masks, n_leaves, source)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bacuda_research.core.checkpoints import resolve_model
+from bacuda_research.core.checkpoints import load_checkpoint, resolve_model
 from bacuda_research.declarations.features import DeclarationFeatures
 from bacuda_research.declarations.schema import SchemaOptions
 from bacuda_research.declarations.stored import features_from_dict, read_with, schema_from_stored
@@ -79,7 +79,7 @@ class DATEPredictor:
     @classmethod
     def from_run(cls, model: str | Path, map_location: str = "cpu") -> "DATEPredictor":
         """Load a DATE run folder or checkpoint file (read with ``weights_only=True``)."""
-        ckpt = torch.load(resolve_checkpoint(model), map_location=map_location, weights_only=True)
+        ckpt = load_checkpoint(resolve_checkpoint(model), map_location=map_location)
         art = ckpt.get("bacuda")
         if not art or art.get("format") != FORMAT:
             raise ValueError(f"{model}: not a bacuda DATE checkpoint (format {art and art.get('format')!r})")

@@ -117,7 +117,7 @@ def refuse_overwrite(output: str | os.PathLike, inputs: "Any", what: str = "outp
             except OSError:
                 pass
         if same:
-            raise ValueError(f"{out}: the {what} is one of the inputs ({src}); refusing to overwrite it")
+            raise ValueError(f"{out}: the {what} would overwrite the input {src} (same file); refusing")
         if src.is_dir() and target.is_relative_to(resolved):
             raise ValueError(f"{out}: the {what} would be written inside the input folder {src}; choose another path")
 

@@ -49,7 +49,7 @@ def booster_json(raw: bytes, source: str) -> dict[str, Any]:
             b.load_model(bytearray(text))
             text = bytes(b.save_raw("json"))
         except xgb.core.XGBoostError as e:
-            raise BoosterError(f"{source}: not an XGBoost model ({_short(e)})") from None
+            raise BoosterError(f"{source}: not an XGBoost model ({short_message(e)})") from None
     try:
         model = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -59,8 +59,12 @@ def booster_json(raw: bytes, source: str) -> dict[str, Any]:
     return model
 
 
-def _short(e: BaseException, n: int = 80) -> str:
+def short_message(e: BaseException, n: int = 80) -> str:
+    """XGBoost's first message line without its "[time] file.cc:line:" prefix, cut to ``n`` characters."""
+    import re
+
     s = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    s = re.sub(r"^\[[\d:]+\]\s+\S+:\d+:\s*", "", s)
     return s if len(s) <= n else s[:n] + "..."
 
 

@@ -234,7 +234,7 @@ class TreeStage:
         masks of all trees, in order, are kept in ``leaf_masks`` for ``check_leaf_table``."""
         import xgboost as xgb
 
-        from bacuda_research.fraud.booster_check import BoosterError, booster_json, check_booster
+        from bacuda_research.fraud.booster_check import BoosterError, short_message, booster_json, check_booster
 
         boosters, masks = [], []
         for i, raw in enumerate(raws):
@@ -244,7 +244,7 @@ class TreeStage:
             try:
                 b.load_model(bytearray(raw))
             except xgb.core.XGBoostError as e:
-                raise BoosterError(f"{source}: XGBoost refused the model ({str(e).splitlines()[0][:80]})") from None
+                raise BoosterError(f"{source}: XGBoost refused the model ({short_message(e)})") from None
             boosters.append(b)
         stage = cls(boosters, feature_names)
         stage.leaf_masks = masks

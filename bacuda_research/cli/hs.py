@@ -44,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bacuda_research.hs.suggestion import predict_file
 
     try:
+        if args.input:
+            from bacuda_research.core.io import refuse_overwrite
+
+            refuse_overwrite(args.output, [args.input, args.model])
         predictor = load_model(args.model, expect="hs", threads=args.threads)
     except (FileNotFoundError, ValueError, NotImplementedError) as e:
         print(f"bacuda-hs: error: {e}", file=sys.stderr)

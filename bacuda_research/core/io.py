@@ -86,7 +86,10 @@ def escape_formulas(df: "Any") -> "Any":
         values = df[col]
         if values.dtype != object and str(values.dtype) not in ("string", "str"):
             continue
-        risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)).to_numpy(bool)
+        try:  # vectorised; non-strings in an object column give NaN -> False
+            risky = values.str.startswith(FORMULA_STARTS, na=False).to_numpy(bool)
+        except AttributeError:  # an object column holding no strings at all
+            risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)).to_numpy(bool)
         if risky.any():
             if out is None:
                 out = df.copy()

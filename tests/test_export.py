@@ -17,7 +17,6 @@ import torch
 from conftest import SHARED_DATE_FILE, shared_file
 
 
-
 # -- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def date_run(tiny_date_export):

@@ -44,7 +44,7 @@ def _refused(argv: list[str], capsys, *parts: str) -> str:
 
 def _constant_onnx(n_trees: int, dense: int) -> bytes:
     """A model with the bundle's inputs and outputs that calls every declaration fraud (logit 20)."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
     h = helper
@@ -155,7 +155,7 @@ def test_missing_field_in_bundle_file_is_one_line(copy, capsys):
 
 
 def test_onnx_with_external_data_is_refused(copy, capsys):
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
     import numpy as np
 

@@ -9,7 +9,6 @@ import gzip
 import logging
 import os
 import sys
-from pathlib import Path
 
 import pytest
 import torch

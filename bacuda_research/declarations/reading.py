@@ -140,7 +140,7 @@ def _read_csv(path: Path, max_rows: int | None, delimiter: str = ",") -> pd.Data
     try:
         header = pd.read_csv(path, header=None, nrows=1, **opts)
         df = pd.read_csv(path, nrows=int(max_rows) if max_rows else None, **opts)
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
         try:
             err = _encoding_error(path, delimiter)
         except (OSError, EOFError, zlib.error) as exc2:

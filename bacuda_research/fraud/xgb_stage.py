@@ -52,8 +52,8 @@ def fit_booster(X: np.ndarray, y: np.ndarray, params: Mapping[str, Any], rounds:
     if cache_dir is not None:
         path = Path(cache_dir) / "xgb" / f"booster-{_digest(X, y, params, rounds, feature_names)}.ubj"
         if path.exists():
-            booster = xgb.Booster()
-            booster.load_model(str(path))
+            # a cache folder may be shared: its boosters are checked like a bundle's (booster_check)
+            booster = TreeStage.from_raw([path.read_bytes()], feature_names, [str(path)]).boosters[0]
             if params.get("nthread"):
                 booster.set_param({"nthread": params["nthread"]})
             log.info("XGBoost stage: reused cached booster %s", path.name)

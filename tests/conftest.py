@@ -39,6 +39,25 @@ def compose_small():
     return _compose
 
 
+# a tiny DATE run (1 epoch, two boosters, dense branch): trained once per session, exported to a bundle
+TINY_DATE = ("model=date", "data.synthetic.rows=3000", "trainer.max_epochs=1", "model.xgb.n_estimators=12",
+             "model.xgb.max_depth=3", "model.xgb_revenue.n_estimators=4", "model.net.dense=true",
+             "data.batch_size=128", "trainer.enable_progress_bar=false", "threads=1")
+
+
+@pytest.fixture(scope="session")
+def tiny_date_export(tmp_path_factory):
+    """(run folder, report, bundle folder, manifest) of a tiny DATE run; tests copy before changing them."""
+    from bacuda_research.bundle.export import export_model
+    from bacuda_research.core.config import compose
+    from bacuda_research.run import run
+
+    root = tmp_path_factory.mktemp("date_export")
+    report = run(compose(["logger=csv", *TINY_DATE]), root / "run")
+    manifest = export_model(root / "run", root / "bundle")
+    return root / "run", report, root / "bundle", manifest
+
+
 def shared_file(relative: str) -> Path:
     """A shared data file, or skip the test with the reason."""
     from bacuda_research.core.paths import shared_path
@@ -73,3 +92,26 @@ def pytest_runtest_makereport(item, call):
 def pytest_make_collect_report(collector):
     outcome = yield
     _strict(outcome.get_result())
+
+
+def rehash_bundle(folder: Path, extra: dict | None = None) -> None:
+    """Recompute a bundle's manifest entries after a test tampered with its files (what an attacker
+    who can edit the folder would do); ``extra`` adds or replaces entries as given."""
+    import hashlib
+    import json
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for rel, meta in manifest["files"].items():
+        if isinstance(meta, dict) and (folder / rel).is_file():
+            data = (folder / rel).read_bytes()
+            meta.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    manifest["files"].update(extra or {})
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def score_input(report: dict, path: Path, rows: int = 40) -> Path:
+    """A small declarations file (labels dropped) from a run's own data."""
+    import pandas as pd
+
+    pd.read_csv(report["data"]["path"], dtype=str).drop(columns=["illicit", "revenue"]).head(rows).to_csv(path, index=False)
+    return path

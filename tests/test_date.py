@@ -201,8 +201,8 @@ def test_explain_cli_prints_rules_and_refuses_unknown_ids(date_run, tmp_path, ca
     assert main([str(path), str(src), "--top", "2", "--top-k", "3"]) == 0
     out = capsys.readouterr().out
     assert "rank 1" in out and "tree" in out
-    assert main([str(path), str(src), "--id", "NOPE"]) == 1
-    assert main([str(tmp_path / "not_a_run"), str(src)]) == 1
+    assert main([str(path), str(src), "--id", "NOPE"]) == 2
+    assert main([str(tmp_path / "not_a_run"), str(src)]) == 2
     target = tmp_path / "e.jsonl"
     assert main([str(path), str(src), "--id", raw["sgd.id"].iloc[3], "--output", str(target)]) == 0
     assert json.loads(target.read_text())["sgd.id"] == raw["sgd.id"].iloc[3]

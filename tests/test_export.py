@@ -16,23 +16,12 @@ import torch
 
 from conftest import SHARED_DATE_FILE, shared_file
 
-TINY_DATE = ("model=date", "data.synthetic.rows=3000", "trainer.max_epochs=1", "model.xgb.n_estimators=12",
-             "model.xgb.max_depth=3", "model.xgb_revenue.n_estimators=4", "model.net.dense=true",
-             "data.batch_size=128", "trainer.enable_progress_bar=false", "threads=1")
-
 
 # -- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def date_run(tmp_path_factory):
-    """A DATE run (1 epoch, two boosters, dense branch) and its bundle."""
-    from bacuda_research.core.config import compose
-    from bacuda_research.bundle.export import export_model
-    from bacuda_research.run import run
-
-    root = tmp_path_factory.mktemp("date_export")
-    report = run(compose(["logger=csv", *TINY_DATE]), root / "run")
-    manifest = export_model(root / "run", root / "bundle")
-    return root / "run", report, root / "bundle", manifest
+def date_run(tiny_date_export):
+    """A DATE run (1 epoch, two boosters, dense branch) and its bundle (one per session: conftest)."""
+    return tiny_date_export
 
 
 @pytest.fixture(scope="module")

@@ -91,18 +91,21 @@ class DATEBundle:
         if features.columns != columns:
             raise ValueError(f"{folder}/{FEATURES}: feature columns differ from this code's "
                              f"({len(columns)} vs {len(features.columns)}): bundle from another version")
-        raws = [read_bytes(folder, manifest, booster_file(i)) for i in range(int(scoring["n_boosters"]))]
-        stage = xgb_stage.TreeStage.from_raw(raws, columns)
+        names = [booster_file(i) for i in range(int(scoring["n_boosters"]))]
+        raws = [read_bytes(folder, manifest, name) for name in names]
+        stage = xgb_stage.TreeStage.from_raw(raws, columns, [f"{folder}/{name}" for name in names])
         if threads:
             for b in stage.boosters:
                 b.set_param({"nthread": int(threads)})
         encoder = xgb_stage.LeafEncoder(np.asarray(vocab["leaf_table"], dtype=np.int32))
+        stage.check_leaf_table(encoder.table, (scoring.get("net") or {}).get("n_leaves"), f"{folder}/{VOCABULARIES}")
         rules = {int(k): v for k, v in read_json(folder, manifest, LEAF_RULES).items()}
         sess = session(read_bytes(folder, manifest, MODEL), threads)
         bundle = cls(folder, manifest, sess, features, stage, encoder, scoring, rules)
         ranking = scoring.get("revenue_ranking", "head")
         if ranking == "expected":
-            given = xgb_stage.TreeStage.from_raw([read_bytes(folder, manifest, REVENUE_GIVEN_ILLICIT)], columns).boosters[0]
+            given = xgb_stage.TreeStage.from_raw([read_bytes(folder, manifest, REVENUE_GIVEN_ILLICIT)], columns,
+                                                 [f"{folder}/{REVENUE_GIVEN_ILLICIT}"]).boosters[0]
             if threads:
                 given.set_param({"nthread": int(threads)})
             bundle.revenue_given_illicit = given

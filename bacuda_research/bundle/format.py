@@ -28,6 +28,8 @@ CARD = "MODEL_CARD.md"
 KINDS = ("date", "hs")
 # every file of a bundle has one of these suffixes (no pickle, no .pt/.ckpt/.pkl/.npy)
 ALLOWED_SUFFIXES = (".json", ".onnx", ".safetensors", ".md")
+# pickle-based formats, named in errors (the allow-list above already excludes them)
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".ckpt", ".npy", ".npz")
 
 
 class BundleError(ValueError):
@@ -108,18 +110,38 @@ def write_bundle(outdir: str | os.PathLike, kind: str, write_files: Callable[[Pa
     return manifest
 
 
+# a manifest larger than this is not one bacuda wrote (a few kB in practice)
+MAX_MANIFEST_BYTES = 16 << 20
+
+
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
-    """The parsed manifest of ``folder`` (format and kind checked), without checking the files."""
+    """The parsed manifest of ``folder`` (format, kind and every file entry checked), without
+    checking the files."""
+    return read_manifest_digest(folder)[0]
+
+
+def read_manifest_digest(folder: str | os.PathLike) -> tuple[dict[str, Any], str]:
+    """``read_manifest`` and the sha256 of the very bytes parsed (what ``bacuda-export`` prints)."""
+    import hashlib
+
     folder = Path(folder)
     path = folder / MANIFEST
     if not folder.is_dir():
         raise BundleError(f"{folder}: not a bundle folder")
+    if path.is_symlink():
+        raise BundleError(f"{path}: the manifest is a symlink (it must be a regular file inside the bundle)")
     if not path.is_file():
         raise BundleError(f"{folder}: not a bundle (no {MANIFEST})")
+    with open(path, "rb") as f:
+        data = f.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{path}: manifest larger than {MAX_MANIFEST_BYTES >> 20} MB")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{path}: manifest is not valid JSON ({e})") from None
+        raise BundleError(f"{path}: manifest is not valid JSON ({str(e)[:80]})") from None
+    except RecursionError:
+        raise BundleError(f"{path}: manifest is not valid JSON (nested too deeply)") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         got = manifest.get("format") if isinstance(manifest, dict) else None
         raise BundleError(f"{path}: not a bacuda bundle manifest (format {got!r}, expected {FORMAT!r})")
@@ -127,22 +149,53 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
         raise BundleError(f"{path}: unknown bundle kind {manifest.get('kind')!r} (expected one of {KINDS})")
     if not isinstance(manifest.get("files"), dict) or not manifest["files"]:
         raise BundleError(f"{path}: the manifest lists no files")
-    return manifest
+    for rel, meta in manifest["files"].items():
+        _check_entry(path, rel, meta)
+    return manifest, hashlib.sha256(data).hexdigest()
+
+
+def _check_entry(path: Path, rel: Any, meta: Any) -> None:
+    """One ``files`` entry: a relative path with an allowed suffix, its byte count and sha256."""
+    shown = str(rel)[:60]
+    if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str) or len(meta["sha256"]) != 64 \
+            or not isinstance(meta.get("bytes"), int) or isinstance(meta["bytes"], bool) or meta["bytes"] < 0:
+        raise BundleError(f"{path}: malformed entry for {shown!r} (expected {{\"bytes\": int, \"sha256\": hex}})")
+    if not rel or rel.startswith("/") or "\\" in rel or ".." in rel.split("/"):
+        raise BundleError(f"{path}: entry {shown!r} is not a plain relative path")
+    if not rel.lower().endswith(ALLOWED_SUFFIXES) or rel.lower().endswith(PICKLE_SUFFIXES):
+        raise BundleError(f"{path}: {shown!r}: refusing a file of this type in a bundle, listed or not "
+                          f"(allowed: {', '.join(ALLOWED_SUFFIXES)}; never pickle)")
 
 
 _KIND_NAMES = {"date": "a DATE bundle", "hs": "an HS bundle"}
 
 
-def verify_bundle(folder: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
-    """Check every file against the manifest; return the manifest or raise ``BundleError``.
+def verify_bundle(folder: str | os.PathLike, kind: str | None = None,
+                  expect_sha256: str | None = None) -> dict[str, Any]:
+    """``verify_bundle_digest`` without the digest."""
+    return verify_bundle_digest(folder, kind, expect_sha256)[0]
 
-    With ``kind`` ("date" or "hs"), a verified bundle of another kind is refused too.
+
+def verify_bundle_digest(folder: str | os.PathLike, kind: str | None = None,
+                         expect_sha256: str | None = None) -> tuple[dict[str, Any], str]:
+    """Check every file against the manifest; return the manifest and the sha256 of its bytes, or
+    raise ``BundleError``.
+
+    With ``kind`` ("date" or "hs"), a verified bundle of another kind is refused too. With
+    ``expect_sha256`` (the manifest digest ``bacuda-export`` printed: the trust anchor), a bundle
+    whose ``manifest.json`` has any other sha256 is refused before anything else is read: whoever
+    can edit the folder can recompute the manifest, not this digest.
 
     Refused: a listed file that is missing, has another size (truncated or extended) or another
     sha256 (modified), a file that is not listed, and a path that leaves the folder.
     """
     folder = Path(folder)
-    manifest = read_manifest(folder)
+    manifest, got = read_manifest_digest(folder)
+    if expect_sha256 is not None:
+        want = expect_sha256.strip().lower()
+        if got != want:
+            raise BundleError(f"{folder}: bundle refused: sha256 of {MANIFEST} is {got}, expected {want[:64]} "
+                              "(--expect-sha256): not the bundle you were given")
     root = folder.resolve()
     problems = []
     for rel, meta in manifest["files"].items():
@@ -164,10 +217,12 @@ def verify_bundle(folder: str | os.PathLike, kind: str | None = None) -> dict[st
         if rel not in manifest["files"]:
             problems.append(f"{rel}: not listed in the manifest (unexpected file)")
     if problems:
-        raise BundleError(f"{folder}: bundle refused, its files do not match {MANIFEST}: " + "; ".join(problems))
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise BundleError(f"{folder}: bundle refused, its files do not match {MANIFEST}: "
+                          + "; ".join(problems[:5]) + more)
     if kind is not None and manifest["kind"] != kind:
         raise BundleError(f"{folder}: a {manifest['kind']!r} bundle, not {_KIND_NAMES.get(kind, kind)}")
-    return manifest
+    return manifest, got
 
 
 def read_bytes(folder: str | os.PathLike, manifest: dict[str, Any], name: str) -> bytes:
@@ -188,8 +243,14 @@ def read_bytes(folder: str | os.PathLike, manifest: dict[str, Any], name: str) -
 
 
 def read_json(folder: str | os.PathLike, manifest: dict[str, Any], name: str) -> Any:
-    """A listed JSON file, read through ``read_bytes``."""
-    return json.loads(read_bytes(folder, manifest, name).decode("utf-8"))
+    """A listed JSON file, read through ``read_bytes`` (unparsable or too deeply nested: ``BundleError``)."""
+    data = read_bytes(folder, manifest, name)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"{folder}/{name}: not valid JSON ({str(e)[:80]})") from None
+    except RecursionError:
+        raise BundleError(f"{folder}/{name}: not valid JSON (nested too deeply)") from None
 
 
 def write_json_file(folder: Path, name: str, obj: Any) -> None:

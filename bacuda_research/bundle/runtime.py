@@ -19,18 +19,31 @@ from pathlib import Path
 from typing import Any
 
 
-def load_bundle(folder: str | os.PathLike, threads: int | None = None) -> Any:
-    """A ``DATEBundle`` or ``HSBundle`` for ``folder``; ``BundleError`` when it does not verify."""
-    from bacuda_research.bundle.format import verify_bundle
+def load_bundle(folder: str | os.PathLike, threads: int | None = None, expect_sha256: str | None = None) -> Any:
+    """A ``DATEBundle`` or ``HSBundle`` for ``folder``; ``BundleError`` when it does not verify.
 
-    manifest = verify_bundle(folder)
-    if manifest["kind"] == "date":
-        from bacuda_research.bundle.date_runtime import DATEBundle
+    ``expect_sha256``: the manifest digest ``bacuda-export`` printed; any other bundle is refused.
+    The loaded bundle's ``manifest_sha256`` is the digest of the manifest it was loaded from.
+    Boosters are checked before XGBoost uses them (``fraud.booster_check``); a listed file whose
+    content does not have the expected structure is a ``BundleError`` too, never a traceback.
+    """
+    from bacuda_research.bundle.format import BundleError, verify_bundle_digest
 
-        return DATEBundle.from_verified(Path(folder), manifest, threads=threads)
-    from bacuda_research.bundle.hs_runtime import HSBundle
+    manifest, digest = verify_bundle_digest(folder, expect_sha256=expect_sha256)
+    try:
+        if manifest["kind"] == "date":
+            from bacuda_research.bundle.date_runtime import DATEBundle
 
-    return HSBundle.from_verified(Path(folder), manifest, threads=threads)
+            bundle = DATEBundle.from_verified(Path(folder), manifest, threads=threads)
+        else:
+            from bacuda_research.bundle.hs_runtime import HSBundle
+
+            bundle = HSBundle.from_verified(Path(folder), manifest, threads=threads)
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
+        raise BundleError(f"{folder}: a bundle file lacks a field or holds the wrong type "
+                          f"({type(e).__name__}: {str(e)[:60]})") from None
+    bundle.manifest_sha256 = digest
+    return bundle
 
 
 def load_model(model: str | os.PathLike, expect: str | None = None, threads: int | None = None) -> Any:

@@ -52,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bacuda_research.declarations.anonymize import anonymize_declared_file, anonymize_file, read_key
 
     try:
+        if args.key_file:
+            from bacuda_research.core.io import refuse_overwrite
+
+            refuse_overwrite(args.output, [args.key_file])
         key = read_key(key_file=args.key_file, key_env=args.key_env)
         id_keys = [k.strip() for k in args.id_columns.split(",") if k.strip()]
         common = dict(date_shift_days=args.date_shift_days, value_scale=args.value_scale, keep_extra=args.keep_extra)

@@ -4,7 +4,8 @@
     bacuda-explain RUN_OR_CKPT declarations.csv --top 20 --top-k 5 --output explanations.jsonl
 
 For each declaration: its illicit probability, its rank in the file, and the top-k XGBoost leaves
-by DATE attention weight, each with the decision path that leads to it.
+by DATE attention weight, each with the decision path that leads to it. ``--output`` may not be the
+input or the model (nor a hard link to either); any failure is one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -30,23 +31,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", help="write JSON lines here instead of printing")
     args = parser.parse_args(argv)
 
-    from bacuda_research.declarations.schema import DataValidationError
-    from bacuda_research.fraud.predictor import DATEPredictor
-    from bacuda_research.core.io import write_text
+    from bacuda_research.cli import run_guarded
 
-    try:
-        predictor = DATEPredictor.from_run(args.model)
-        df = predictor.read(args.input)
-    except (FileNotFoundError, ValueError, DataValidationError) as exc:
-        print(f"bacuda-explain: {exc}", file=sys.stderr)
-        return 1
+    return run_guarded("bacuda-explain", lambda: _explain(args))
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from bacuda_research.core.io import refuse_overwrite, write_text
+    from bacuda_research.fraud.predictor import DATEPredictor
+
+    if args.output:
+        refuse_overwrite(args.output, [args.input, args.model])
+    predictor = DATEPredictor.from_run(args.model)
+    df = predictor.read(args.input)
     explained = predictor.explain(df, top_k=args.top_k)
     if args.id:
         wanted = set(args.id)
         missing = wanted - set(df["sgd.id"])
         if missing:
-            print(f"bacuda-explain: {args.input}: {len(missing)} requested id(s) not in the file", file=sys.stderr)
-            return 1
+            raise ValueError(f"{args.input}: {len(missing)} requested id(s) not in the file")
         rows = [e for e in explained if e["sgd.id"] in wanted]
     else:
         rows = sorted(explained, key=lambda e: e["rank"])[: args.top]
@@ -58,7 +61,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for leaf in r["leaves"]:
             print(f"    {leaf['weight']:.3f}  tree {leaf['tree']}: {leaf['rule']}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -44,18 +44,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bacuda_research.hs.suggestion import predict_file
 
     try:
+        if args.input:
+            from bacuda_research.core.io import refuse_overwrite
+
+            refuse_overwrite(args.output, [args.input, args.model])
         predictor = load_model(args.model, expect="hs", threads=args.threads)
     except (FileNotFoundError, ValueError, NotImplementedError) as e:
         print(f"bacuda-hs: error: {e}", file=sys.stderr)
         return 2
     if args.input:
-        try:
+        from bacuda_research.cli import run_guarded
+
+        def body() -> int:  # any failure on the input file: one line, exit 2
             n = predict_file(predictor, args.input, args.output, top_k=args.top_k)
-        except (FileNotFoundError, ValueError) as e:
-            print(f"bacuda-hs: error: {e}", file=sys.stderr)
-            return 2
-        print(f"{n} rows -> {args.output}", file=sys.stderr)
-        return 0
+            print(f"{n} rows -> {args.output}", file=sys.stderr)
+            return 0
+
+        return run_guarded("bacuda-hs", body)
     suggestions = predictor.predict([args.text], [args.attributes], [args.category], top_k=args.top_k)[0]
     from rich.console import Console
     from rich.table import Table

@@ -37,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bacuda_research.declarations.infer import draft_schema, render_draft
 
     try:
+        if args.output:
+            from bacuda_research.core.io import refuse_overwrite
+
+            refuse_overwrite(args.output, [args.file])
         text = render_draft(draft_schema(args.file, args.label, positive=args.positive, revenue=args.revenue))
         schema = parse_schema_text(text, source=args.output or "(draft)")
     except ValueError as exc:  # DraftError, DataValidationError, SchemaError

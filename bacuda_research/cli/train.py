@@ -12,6 +12,8 @@ from bacuda_research.cli import require_train_extra
 
 require_train_extra("bacuda-train")
 
+import os
+import sys
 import warnings
 
 import hydra
@@ -30,8 +32,18 @@ def main(cfg: DictConfig) -> float | None:
 
     from bacuda_research.run import run
 
+    from bacuda_research.cli import one_line
+    from bacuda_research.declarations.reading import DataValidationError
+
     hc = HydraConfig.get()
-    report = run(cfg, run_dir=hc.runtime.output_dir, hydra_choices=dict(hc.runtime.choices))
+    try:
+        report = run(cfg, run_dir=hc.runtime.output_dir, hydra_choices=dict(hc.runtime.choices))
+    except (ValueError, FileNotFoundError, FloatingPointError, DataValidationError) as e:
+        # refused input (data, a truncated last.ckpt on resume, NaN metrics): one line, exit 2, no DONE
+        if os.environ.get("BACUDA_DEBUG"):
+            raise
+        print(f"bacuda-train: error: {one_line(e)}", file=sys.stderr)
+        sys.exit(2)
     # the returned value is what sweepers (Optuna) optimise
     return report["metrics"].get("val/f1@mean")
 

@@ -6,7 +6,8 @@
     bacuda-validate export.csv --schema schema.yaml      # a declared schema (bacuda-schema drafts one)
 
 Exit status: 0 for a valid file (the quality report is printed), 1 for a refused file (the error,
-naming file, column and rows, goes to stderr without a traceback), 2 for bad arguments.
+naming file, column and rows, goes to stderr without a traceback), 2 for bad arguments (a
+``--json`` path that is the input file itself, or a hard link to it, included).
 """
 
 from __future__ import annotations
@@ -71,15 +72,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.schema and (args.column or args.date_format != "%y-%m-%d" or args.tariff_digits != 10):
         parser.error("--schema names every column itself: drop --column, --date-format and --tariff-digits")
+    from bacuda_research.cli import one_line, run_guarded
     from bacuda_research.declarations.quality import print_report, report_file
 
-    try:
+    if args.json:
+        from bacuda_research.core.io import refuse_overwrite
+
+        try:
+            refuse_overwrite(args.json, [args.file, args.schema])
+        except ValueError as exc:
+            print(f"bacuda-validate: error: {one_line(exc)}", file=sys.stderr)
+            return 2
+
+    report: dict = {}
+
+    def body() -> int:
         if args.schema:
-            report = declared_report_file(args.file, args.schema, args.max_rows, not args.no_labels)
+            report.update(declared_report_file(args.file, args.schema, args.max_rows, not args.no_labels))
         else:
-            report = report_file(args.file, schema_options(args), max_rows=args.max_rows)
-    except ValueError as exc:  # DataValidationError and bad column mappings
-        print(f"bacuda-validate: error: {exc}", file=sys.stderr)
+            report.update(report_file(args.file, schema_options(args), max_rows=args.max_rows))
+        return 0
+
+    # a refused file (DataValidationError, a bad mapping, an unreadable file): one line, exit 1
+    if run_guarded("bacuda-validate", body, code=1):
         return 1
     print_report(report)
     if args.json:

@@ -30,14 +30,35 @@ class ResolvedModel:
     path: Path
 
 
-def checkpoint_kind(path: str | os.PathLike) -> str:
-    """``date`` or ``hs`` for a ``.ckpt`` file, from its own section; ``ValueError`` otherwise."""
+def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu", mmap: bool = False) -> dict:
+    """``torch.load(path, weights_only=True)`` with one clear ``ValueError`` for any file it refuses.
+
+    A checkpoint that would need unpickling (it holds objects other than tensors and plain
+    containers) is refused as such, without torch's advice to load it with ``weights_only=False``
+    (which would run code from the file); a truncated or damaged file is named as one.
+    """
+    import pickle
+
     import torch
 
     try:
-        keys = torch.load(path, map_location="cpu", weights_only=True, mmap=True).keys()
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets one clear message
-        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})") from e
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError:
+        raise ValueError(f"{path}: refused: this checkpoint holds objects that need unpickling, which "
+                         "bacuda never does (it only reads tensors and plain containers)") from None
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such checkpoint") from None
+    except Exception as e:  # noqa: BLE001 - zip, EOF and size errors from a truncated or foreign file
+        raise ValueError(f"{path}: not a readable checkpoint, truncated or damaged "
+                         f"({type(e).__name__}: {' '.join(str(e).split())[:80]})") from None
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"{path}: not a checkpoint (a {type(ckpt).__name__}, not a dictionary)")
+    return ckpt
+
+
+def checkpoint_kind(path: str | os.PathLike) -> str:
+    """``date`` or ``hs`` for a ``.ckpt`` file, from its own section; ``ValueError`` otherwise."""
+    keys = load_checkpoint(path, mmap=True).keys()
     if "bacuda" in keys:
         return "date"
     if "hs" in keys:

@@ -54,17 +54,75 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, json.dumps(_finite(obj), indent=2, sort_keys=False, default=str) + "\n")
 
 
-def write_table(df: "Any", path: str | os.PathLike) -> Path:
-    """Atomically write a DataFrame as CSV or Parquet, chosen by the file's suffix."""
+def write_table(df: "Any", path: str | os.PathLike, escape: bool = True) -> Path:
+    """Atomically write a DataFrame as CSV or Parquet, chosen by the file's suffix.
+
+    CSV text cells that a spreadsheet would run as a formula get a leading ``'``
+    (``escape_formulas``; ``escape=False`` for data files the pipeline reads back, whose values
+    must not change); Parquet keeps every value as it is.
+    """
     path = Path(path)
     with atomic_path(path) as tmp:
         if path.suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         elif path.suffix == ".csv":
-            df.to_csv(tmp, index=False)
+            (escape_formulas(df) if escape else df).to_csv(tmp, index=False)
         else:
             raise ValueError(f"{path}: unsupported table format {path.suffix!r} (use .csv or .parquet)")
     return path
+
+
+# a text cell starting with one of these is a formula to Excel/LibreOffice/Sheets ("CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formulas(df: "Any") -> "Any":
+    """``df`` with every text cell that starts with ``= + - @``, a tab or a carriage return
+    prefixed by ``'`` (spreadsheets show the cell as text instead of running it; the OWASP advice for
+    CSV files). Only text (object/string) columns are touched, numbers never; returns ``df`` itself
+    when nothing needs escaping, else a copy."""
+    out = None
+    for col in df.columns:
+        values = df[col]
+        if values.dtype != object and str(values.dtype) not in ("string", "str"):
+            continue
+        try:  # vectorised; non-strings in an object column give NaN -> False
+            risky = values.str.startswith(FORMULA_STARTS, na=False).to_numpy(bool)
+        except AttributeError:  # an object column holding no strings at all
+            risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)).to_numpy(bool)
+        if risky.any():
+            if out is None:
+                out = df.copy()
+            out[col] = values.where(~risky, "'" + values.astype(str))
+    return df if out is None else out
+
+
+def refuse_overwrite(output: str | os.PathLike, inputs: "Any", what: str = "output") -> None:
+    """Raise ``ValueError`` when writing ``output`` would replace or change one of ``inputs``: the
+    same resolved path (symlinks followed), the same file under another name (a hard link: same
+    device and inode), or a path inside an input folder (a bundle or run folder)."""
+    out = Path(output)
+    target = out.resolve()
+    try:
+        out_stat = os.stat(out)
+    except OSError:
+        out_stat = None
+    for item in inputs:
+        if item is None:
+            continue
+        src = Path(item)
+        resolved = src.resolve()
+        same = target == resolved
+        if not same and out_stat is not None:
+            try:
+                st = os.stat(src)
+                same = (st.st_dev, st.st_ino) == (out_stat.st_dev, out_stat.st_ino)
+            except OSError:
+                pass
+        if same:
+            raise ValueError(f"{out}: the {what} would overwrite the input {src} (same file); refusing")
+        if src.is_dir() and target.is_relative_to(resolved):
+            raise ValueError(f"{out}: the {what} would be written inside the input folder {src}; choose another path")
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -41,8 +41,28 @@ def build_report(
     return report
 
 
+# metrics that may be NaN in a sound run: ROC AUC is undefined on a split holding one class only
+MAY_BE_NAN = ("auc",)
+
+
+def check_metrics(metrics: Mapping[str, Any]) -> None:
+    """Refuse a run whose metrics came out NaN or infinite (a value the pipeline could not use got
+    through, or the model diverged): ``FloatingPointError`` naming them; ``None`` (not measured,
+    e.g. revenue without a revenue column) is fine, as is a NaN ``auc`` (one class in the split)."""
+    import math
+
+    bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)
+           and not (math.isnan(v) and k.split("/")[-1] in MAY_BE_NAN)]
+    if bad:
+        shown = ", ".join(sorted(bad)[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise FloatingPointError(f"metrics came out NaN or infinite ({shown}): the run failed and is not "
+                                 "marked DONE (check the data for extreme values)")
+
+
 def write_report(run_dir: str | Path, report: Mapping[str, Any]) -> Path:
-    """Write ``report.json`` then the ``DONE`` marker (in that order, both atomically)."""
+    """Write ``report.json`` then the ``DONE`` marker (in that order, both atomically); a report
+    whose metrics are NaN (``check_metrics``) is refused and nothing is written."""
+    check_metrics(report.get("metrics", {}))
     run_dir = Path(run_dir)
     path = io.write_json(run_dir / REPORT_NAME, report)
     io.write_text(run_dir / DONE_NAME, "ok\n")

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,6 +36,8 @@ MONEY_COLUMNS = ("fob.value", "cif.value", "total.taxes", "revenue")
 MIN_KEY_BYTES = 16
 DIGEST_HEX = 16  # 64 bits: collisions are checked for, and a 1e7-id file has ~3e-6 odds of one
 OUTPUT_SUFFIXES = (".csv", ".parquet")
+# a key file is a few dozen bytes; more is a mistake (a data file, /dev/urandom itself)
+MAX_KEY_FILE_BYTES = 4096
 
 
 class AnonymizationError(ValueError):
@@ -52,11 +56,20 @@ def read_key(key_file: str | os.PathLike | None = None, key_env: str | None = No
     if key_file is not None:
         where = f"key file {key_file}"
         try:
-            key = Path(key_file).read_bytes()
+            with open(key_file, "rb") as f:  # capped: a device or a huge file must not fill memory
+                key = f.read(MAX_KEY_FILE_BYTES + 1)
+                mode = os.fstat(f.fileno()).st_mode
         except FileNotFoundError:
             raise AnonymizationError(f"{where}: not found") from None
         except OSError as exc:
             raise AnonymizationError(f"{where}: cannot be read ({type(exc).__name__})") from None
+        if len(key) > MAX_KEY_FILE_BYTES:
+            raise AnonymizationError(f"{where}: larger than {MAX_KEY_FILE_BYTES} bytes, not a key file "
+                                     "(e.g. head -c 32 /dev/urandom > key)")
+        if stat.S_ISREG(mode) and mode & 0o077:
+            logging.getLogger("bacuda_research").warning(
+                "%s: readable by group or others (mode %s); anyone who can read the key can reverse every "
+                "pseudonym: chmod 600 %s", where, oct(stat.S_IMODE(mode)), key_file)
     else:
         where = f"environment variable {key_env}"
         value = os.environ.get(str(key_env))
@@ -159,15 +172,23 @@ def anonymize_file(src: str | os.PathLike, dst: str | os.PathLike, key: bytes, o
     src_p, dst_p = Path(src), Path(dst)
     if dst_p.suffix.lower() not in OUTPUT_SUFFIXES:
         raise AnonymizationError(f"{dst}: unsupported output format {dst_p.suffix!r} (use .csv or .parquet)")
-    if dst_p.exists() and src_p.exists() and dst_p.resolve() == src_p.resolve():
-        raise AnonymizationError(f"{dst}: the output would overwrite the input")
+    _refuse_overwrite(dst_p, src_p)
     raw = read_table(src_p)
     out, summary = anonymize_frame(raw, src_p, options, key, id_keys=id_keys, date_shift_days=date_shift_days,
                                    value_scale=value_scale, keep_extra=keep_extra)
     if dst_p.suffix.lower() == ".csv":
         out = _csv_ready(out, summary["scaled_columns"], options.mapping()["sgd.date"], options.date_format)
-    write_table(out, dst_p)
+    write_table(out, dst_p, escape=False)  # a data file read back by the pipeline: values unchanged
     return {"input": str(src_p), "output": str(dst_p), **summary}
+
+
+def _refuse_overwrite(dst: Path, src: Path) -> None:
+    from bacuda_research.core.io import refuse_overwrite
+
+    try:
+        refuse_overwrite(dst, [src])
+    except ValueError as e:
+        raise AnonymizationError(str(e)) from None
 
 
 def _csv_ready(out: pd.DataFrame, scaled: Sequence[str], date_col: str, date_format: str | None) -> pd.DataFrame:
@@ -200,8 +221,7 @@ def anonymize_declared_file(src: str | os.PathLike, dst: str | os.PathLike, key:
     src_p, dst_p = Path(src), Path(dst)
     if dst_p.suffix.lower() not in OUTPUT_SUFFIXES:
         raise AnonymizationError(f"{dst}: unsupported output format {dst_p.suffix!r} (use .csv or .parquet)")
-    if dst_p.exists() and src_p.exists() and dst_p.resolve() == src_p.resolve():
-        raise AnonymizationError(f"{dst}: the output would overwrite the input")
+    _refuse_overwrite(dst_p, src_p)
     roles = list(dict.fromkeys(id_roles if id_roles is not None else
                                [r for r in DEFAULT_ID_KEYS if r in schema.roles]))
     bad = [r for r in roles if r not in IDENTIFIER_ROLES or r not in schema.roles]
@@ -231,7 +251,7 @@ def anonymize_declared_file(src: str | os.PathLike, dst: str | os.PathLike, key:
         with atomic_path(dst_p) as tmp:
             out.to_csv(tmp, index=False, sep=schema.delimiter)
     else:
-        write_table(out, dst_p)
+        write_table(out, dst_p, escape=False)
     return {"input": str(src_p), "output": str(dst_p), "rows": int(len(out)),
             "pseudonymised_columns": [t[0] for t in targets], "date_shift_days": int(date_shift_days),
             "value_scale": value_scale, "scaled_columns": scaled if value_scale is not None else [],

@@ -210,7 +210,9 @@ class AutoFeatures:
 
     # -- model inputs ----------------------------------------------------------------------
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        return frame[self.columns].to_numpy(np.float32)
+        from bacuda_research.declarations.reading import float32_matrix
+
+        return float32_matrix(frame, self.columns)
 
     def importer_index(self, frame: pd.DataFrame) -> np.ndarray:
         """DATE's importer embedding index (0 = unseen; all 0 without an importer role)."""

@@ -28,7 +28,8 @@ from bacuda_research.declarations.declared import (
     DeclaredSchema,
     label_token,
 )
-from bacuda_research.declarations.reading import PARQUET_SUFFIXES, DataValidationError, read_table
+from bacuda_research.declarations.reading import (PARQUET_SUFFIXES, RANGE_PROBLEM, DataValidationError, out_of_range,
+                                                  read_table)
 from bacuda_research.declarations.schema import (ID_COLUMNS, LABEL_COLUMNS, NONNEG_COLUMNS, _missing, _parse_dates,
                                                  _refuse, _tariff_text)
 
@@ -176,6 +177,7 @@ def parse_number(values: pd.Series, path, column: str, decimal: str, allow_missi
     if not allow_missing:
         _refuse(path, column, empty, "missing value (empty cell; list the column in allow_missing to accept it)")
     _refuse(path, column, ~np.isfinite(nums.to_numpy()) & ~empty, "not a finite number", values)
+    _refuse(path, column, out_of_range(nums.to_numpy()), RANGE_PROBLEM, values)
     return nums
 
 

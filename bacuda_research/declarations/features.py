@@ -159,7 +159,9 @@ class DeclarationFeatures:
     # -- model inputs ----------------------------------------------------------------------
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """The (N, 29) float32 XGBoost input of a transformed frame."""
-        return frame[self.columns].to_numpy(np.float32)
+        from bacuda_research.declarations.reading import float32_matrix
+
+        return float32_matrix(frame, self.columns)
 
     def importer_index(self, frame: pd.DataFrame) -> np.ndarray:
         return frame["importer.id"].astype(str).map(self.importer_vocab).fillna(0).to_numpy(np.int64)

@@ -12,12 +12,22 @@ import csv
 import gzip
 import os
 import re
+import zlib
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 MAX_SHOWN = 5
+# an offending value is shown cut to this many characters (a 50 MB cell must not reach stderr)
+MAX_VALUE_CHARS = 40
+#: every number the pipeline reads must be 0 or have MIN_ABS <= |x| <= MAX_ABS: such values, and any
+#: ratio of two of them (unit prices, tax ratios: at most 1e36), stay finite and normal in float32
+#: (largest 3.4e38, smallest normal 1.2e-38), which is what the tree stage and the network use.
+#: 1e18 is far above any declared amount or quantity in any currency; 1e-18 far below any unit.
+MAX_ABS = 1e18
+MIN_ABS = 1e-18
 CSV_SUFFIXES = (".csv", ".txt", ".gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -56,7 +66,36 @@ def _show(value: object) -> str:
     # numpy scalars repr as "np.float64(2.0)"; users want to see 2.0
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()
-    return repr(value)
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        return f"{value[:MAX_VALUE_CHARS]!r}... ({len(value):,} characters)"  # cut, never whole
+    text = repr(value)
+    return text if len(text) <= MAX_VALUE_CHARS + 2 else text[:MAX_VALUE_CHARS] + "..."
+
+
+def out_of_range(nums: np.ndarray) -> np.ndarray:
+    """Finite values outside the documented range (``MIN_ABS <= |x| <= MAX_ABS``, or 0): True where refused."""
+    a = np.abs(np.asarray(nums, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(a) & ((a > MAX_ABS) | ((a > 0) & (a < MIN_ABS)))
+
+
+RANGE_PROBLEM = (f"number out of the supported range (0 or {MIN_ABS:g} <= |x| <= {MAX_ABS:g}, so that it and "
+                 "its ratios stay finite in float32)")
+
+
+def float32_matrix(frame: pd.DataFrame, columns: Sequence[str], source: str | None = None) -> np.ndarray:
+    """``frame[columns]`` as the float32 matrix the tree stage reads; a value that becomes infinite
+    in float32 (an extreme derived ratio) is a ``DataValidationError`` naming the column and rows.
+    NaN (an allowed missing value) stays NaN: XGBoost reads it as missing."""
+    X = frame[list(columns)].to_numpy(np.float32)
+    bad = np.isinf(X)
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        col = int(cols[0])
+        raise DataValidationError(source or frame.attrs.get("source", "(input)"),
+                                  "derived feature is infinite in float32 (extreme input values)",
+                                  column=list(columns)[col], rows=(rows[cols == col] + 1).tolist())
+    return X
 
 
 def read_table(path: str | os.PathLike, max_rows: int | None = None, delimiter: str = ",") -> pd.DataFrame:
@@ -92,7 +131,7 @@ def _read_parquet(path: Path, max_rows: int | None) -> pd.DataFrame:
             return first.to_pandas() if first is not None else pd.read_parquet(path).iloc[:0]
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise DataValidationError(path, f"not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
+        raise DataValidationError(path, f"not a readable Parquet file ({type(exc).__name__}: {str(exc)[:80]})") from None
 
 
 def _read_csv(path: Path, max_rows: int | None, delimiter: str = ",") -> pd.DataFrame:
@@ -101,8 +140,12 @@ def _read_csv(path: Path, max_rows: int | None, delimiter: str = ",") -> pd.Data
     try:
         header = pd.read_csv(path, header=None, nrows=1, **opts)
         df = pd.read_csv(path, nrows=int(max_rows) if max_rows else None, **opts)
-    except UnicodeDecodeError as exc:
-        raise _encoding_error(path, delimiter) from exc
+    except UnicodeDecodeError:
+        try:
+            err = _encoding_error(path, delimiter)
+        except (OSError, EOFError, zlib.error) as exc2:
+            err = DataValidationError(path, f"truncated or damaged compressed file ({type(exc2).__name__})")
+        raise err from None
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(path, "the file is empty (no header)") from exc
     except pd.errors.ParserError as exc:
@@ -111,9 +154,11 @@ def _read_csv(path: Path, max_rows: int | None, delimiter: str = ",") -> pd.Data
             line = int(m.group(2))
             raise DataValidationError(path, f"row has {m.group(3)} fields, the header has {m.group(1)}",
                                       rows=[line - 1]) from exc
-        raise DataValidationError(path, f"malformed CSV: {exc}") from exc
-    except OSError as exc:  # permissions, a damaged .gz, ...
-        raise DataValidationError(path, f"cannot read the file ({type(exc).__name__}: {exc})") from exc
+        raise DataValidationError(path, f"malformed CSV: {' '.join(str(exc).split())[:120]}") from None
+    except (OSError, EOFError, zlib.error) as exc:  # permissions, a damaged or truncated .gz, ...
+        what = "truncated or damaged compressed file" if isinstance(exc, (EOFError, zlib.error, gzip.BadGzipFile)) \
+            else "cannot read the file"
+        raise DataValidationError(path, f"{what} ({type(exc).__name__}: {str(exc)[:80]})") from None
 
     names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
     if not isinstance(df.index, pd.RangeIndex):

@@ -23,7 +23,9 @@ from bacuda_research.declarations.reading import (  # noqa: F401  (re-exported: 
     CSV_SUFFIXES,
     MAX_SHOWN,
     PARQUET_SUFFIXES,
+    RANGE_PROBLEM,
     DataValidationError,
+    out_of_range,
     read_table,
 )
 
@@ -176,7 +178,8 @@ def _missing(values: pd.Series, text: pd.Series) -> np.ndarray:
 
 
 def _parse_number(values: pd.Series, path, column: str) -> pd.Series:
-    """Parse a numeric column; empty, non-numeric and infinite values are errors, never NaN/0."""
+    """Parse a numeric column; empty, non-numeric, infinite and out-of-range values (``reading.MAX_ABS``,
+    ``reading.MIN_ABS``) are errors, never NaN/0."""
     if pd.api.types.is_bool_dtype(values):
         raise DataValidationError(path, "boolean column where a number is expected", column=column)
     if pd.api.types.is_numeric_dtype(values):
@@ -184,12 +187,14 @@ def _parse_number(values: pd.Series, path, column: str) -> pd.Series:
         finite = np.isfinite(nums.to_numpy())
         _refuse(path, column, nums.isna().to_numpy(), "missing value")
         _refuse(path, column, ~finite, "not a finite number", values)
+        _refuse(path, column, out_of_range(nums.to_numpy()), RANGE_PROBLEM, values)
         return nums.reset_index(drop=True)
     text = values.astype(str).str.strip()
     # pandas' own parser: rejects "1,234", "1_000" and non-ASCII digits that float() would accept
     nums = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
     _refuse(path, column, _missing(values, text), "missing value (empty cell)")
     _refuse(path, column, ~np.isfinite(nums.to_numpy()), "not a finite number", values)
+    _refuse(path, column, out_of_range(nums.to_numpy()), RANGE_PROBLEM, values)
     return nums.reset_index(drop=True)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bacuda_research.core.checkpoints import resolve_model
+from bacuda_research.core.checkpoints import load_checkpoint, resolve_model
 from bacuda_research.declarations.features import DeclarationFeatures
 from bacuda_research.declarations.schema import SchemaOptions
 from bacuda_research.declarations.stored import features_from_dict, read_with, schema_from_stored
@@ -79,7 +79,7 @@ class DATEPredictor:
     @classmethod
     def from_run(cls, model: str | Path, map_location: str = "cpu") -> "DATEPredictor":
         """Load a DATE run folder or checkpoint file (read with ``weights_only=True``)."""
-        ckpt = torch.load(resolve_checkpoint(model), map_location=map_location, weights_only=True)
+        ckpt = load_checkpoint(resolve_checkpoint(model), map_location=map_location)
         art = ckpt.get("bacuda")
         if not art or art.get("format") != FORMAT:
             raise ValueError(f"{model}: not a bacuda DATE checkpoint (format {art and art.get('format')!r})")
@@ -87,11 +87,14 @@ class DATEPredictor:
         # checkpoints from before model.net.attention_kernel existed were trained with PyTorch's attention
         net = DATE(**{"attention_kernel": "sdpa", **hp["net"]})
         net.load_state_dict({k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")})
-        stage = xgb_stage.TreeStage.from_raw([t.numpy().tobytes() for t in art["boosters_ubj"]],
-                                             list(art["feature_columns"]))
+        raws = [t.numpy().tobytes() for t in art["boosters_ubj"]]
+        stage = xgb_stage.TreeStage.from_raw(raws, list(art["feature_columns"]),
+                                             [f"{model}: booster {i}" for i in range(len(raws))])
+        encoder = xgb_stage.LeafEncoder(art["leaf_table"].numpy().astype(np.int32))
+        stage.check_leaf_table(encoder.table, hp["net"].get("n_leaves"), f"{model}: leaf table")
         predictor = cls(
             net=net, features=features_from_dict(json.loads(art["features"])), stage=stage,
-            encoder=xgb_stage.LeafEncoder(art["leaf_table"].numpy().astype(np.int32)),
+            encoder=encoder,
             revenue_scale=float(art["revenue_scale"]),
             dense_scaler=json.loads(art["dense_scaler"]) if art["dense_scaler"] else None,
             schema=schema_from_stored(json.loads(art["schema"])),  # DATE layout or declared schema
@@ -99,7 +102,8 @@ class DATEPredictor:
         )
         if "revenue_given_illicit_ubj" in art:
             predictor.revenue_given_illicit = xgb_stage.TreeStage.from_raw(
-                [art["revenue_given_illicit_ubj"].numpy().tobytes()], list(art["feature_columns"])).boosters[0]
+                [art["revenue_given_illicit_ubj"].numpy().tobytes()], list(art["feature_columns"]),
+                [f"{model}: revenue_given_illicit booster"]).boosters[0]
         return predictor
 
     @classmethod

@@ -177,7 +177,9 @@ def resume_path(last: Path, cfg: DictConfig, data_sha256: str | None) -> str | N
     """Resume an interrupted run from ``last.ckpt``, but only with the very same config and data."""
     if not last.exists() or not cfg.get("resume", True):
         return None
-    saved = torch.load(last, map_location="cpu", weights_only=True).get("bacuda", {}).get("run_key")
+    from bacuda_research.core.checkpoints import load_checkpoint
+
+    saved = load_checkpoint(last).get("bacuda", {}).get("run_key")  # truncated/foreign: one clear error
     if saved != run_key(OmegaConf.to_container(cfg, resolve=True), data_sha256):
         raise ValueError(f"{last}: this run folder holds a run with another config or data; "
                          "choose a new hydra.run.dir, or set resume=false to start over in it")

@@ -93,13 +93,29 @@ def run_fraud(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> TaskResult:
                       extra={"data": summary, "risk_flags": dm.features.risk_flags, **extra})
 
 
+def refuse_existing_run(run_dir: Path, model_path: str | Path) -> None:
+    """``bacuda-eval`` writes only into a fresh folder: never into a finished run (its ``report.json``,
+    ``DONE`` or checkpoints), nor into the model's own run folder (its predictions and report would
+    be replaced by the evaluation's)."""
+    model = Path(str(model_path))
+    model_dir = model.parent.parent if model.suffix == ".ckpt" and model.parent.name == "checkpoints" else model
+    if run_dir.exists() and model_dir.exists() and run_dir.resolve() == model_dir.resolve():
+        raise ValueError(f"{run_dir}: this is the evaluated model's own run folder; bacuda-eval writes into a "
+                         "new folder (leave hydra.run.dir at its default or choose an empty one)")
+    held = [n for n in ("report.json", "DONE", "checkpoints") if (run_dir / n).exists()]
+    if held:
+        raise ValueError(f"{run_dir}: holds a finished run ({', '.join(held)}); bacuda-eval never writes into an "
+                         "existing run's files: choose a new hydra.run.dir")
+
+
 def evaluate_fraud(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """``bacuda-eval``: a trained DATE model's metrics on ``cfg.split`` of ``cfg.data`` (no training).
 
     The checkpoint's own features and schema score the rows; metrics are computed as in training
     (``evaluation.date_metrics``: the F1 threshold chosen on the validation split, or 0.5 for
     ``split=all``), under the split's own name (``test/...``, ``valid/...``, ``all/...``).
-    Writes predictions and ``report.json`` + ``DONE`` into ``run_dir``.
+    Writes predictions and ``report.json`` + ``DONE`` into ``run_dir``, which must not hold a
+    finished run (``refuse_existing_run``).
     """
     import time
 
@@ -116,6 +132,7 @@ def evaluate_fraud(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
+    refuse_existing_run(run_dir, cfg.model_path)
     threads = set_threads(cfg.get("threads"))
     seed_everything(int(cfg.seed))
     predictor = DATEPredictor.from_run(cfg.model_path)

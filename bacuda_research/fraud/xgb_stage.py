@@ -52,8 +52,8 @@ def fit_booster(X: np.ndarray, y: np.ndarray, params: Mapping[str, Any], rounds:
     if cache_dir is not None:
         path = Path(cache_dir) / "xgb" / f"booster-{_digest(X, y, params, rounds, feature_names)}.ubj"
         if path.exists():
-            booster = xgb.Booster()
-            booster.load_model(str(path))
+            # a cache folder may be shared: its boosters are checked like a bundle's (booster_check)
+            booster = TreeStage.from_raw([path.read_bytes()], feature_names, [str(path)]).boosters[0]
             if params.get("nthread"):
                 booster.set_param({"nthread": params["nthread"]})
             log.info("XGBoost stage: reused cached booster %s", path.name)
@@ -173,6 +173,8 @@ class TreeStage:
 
     def __init__(self, boosters: Sequence[Any], feature_names: Sequence[str]) -> None:
         self.boosters, self.feature_names = list(boosters), list(feature_names)
+        #: per tree, True at leaf nodes (set by ``from_raw`` after checking the boosters)
+        self.leaf_masks: list[np.ndarray] = []
 
     def leaves(self, X: np.ndarray) -> np.ndarray:
         return np.concatenate([leaves(b, X, self.feature_names) for b in self.boosters], axis=1)
@@ -225,12 +227,31 @@ class TreeStage:
         return [bytes(b.save_raw("ubj")) for b in self.boosters]
 
     @classmethod
-    def from_raw(cls, raws: Sequence[bytes], feature_names: Sequence[str]) -> "TreeStage":
+    def from_raw(cls, raws: Sequence[bytes], feature_names: Sequence[str],
+                 sources: Sequence[str] | None = None) -> "TreeStage":
+        """Boosters from XGBoost JSON/UBJSON bytes, each checked first (``booster_check``: an
+        untrusted model can crash or hang XGBoost); ``sources`` name them in errors. The leaf
+        masks of all trees, in order, are kept in ``leaf_masks`` for ``check_leaf_table``."""
         import xgboost as xgb
 
-        boosters = []
-        for raw in raws:
+        from bacuda_research.fraud.booster_check import BoosterError, short_message, booster_json, check_booster
+
+        boosters, masks = [], []
+        for i, raw in enumerate(raws):
+            source = sources[i] if sources is not None else f"booster {i}"
+            masks += check_booster(booster_json(raw, source), len(feature_names), source)
             b = xgb.Booster()
-            b.load_model(bytearray(raw))
+            try:
+                b.load_model(bytearray(raw))
+            except xgb.core.XGBoostError as e:
+                raise BoosterError(f"{source}: XGBoost refused the model ({short_message(e)})") from None
             boosters.append(b)
-        return cls(boosters, feature_names)
+        stage = cls(boosters, feature_names)
+        stage.leaf_masks = masks
+        return stage
+
+    def check_leaf_table(self, table: np.ndarray, n_leaves: int | None, source: str) -> None:
+        """Refuse a leaf table that does not match these (checked) boosters (``booster_check``)."""
+        from bacuda_research.fraud.booster_check import check_leaf_table
+
+        check_leaf_table(table, self.leaf_masks, n_leaves, source)

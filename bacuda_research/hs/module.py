@@ -277,7 +277,9 @@ class HSLitModule(pl.LightningModule):
     @classmethod
     def from_checkpoint_file(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "HSLitModule":
         """Rebuild from a ``.ckpt`` without Hydra, the shared folder or the pretrained package."""
-        ckpt = torch.load(str(path), map_location=map_location, weights_only=True)
+        from bacuda_research.core.checkpoints import load_checkpoint
+
+        ckpt = load_checkpoint(str(path), map_location=map_location)
         if "hs" not in ckpt:
             raise ValueError(f"{path}: not an HS classifier checkpoint (no 'hs' section)")
         meta = ckpt["hs"]

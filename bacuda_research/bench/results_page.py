@@ -18,12 +18,13 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 Entry = Union[str, tuple[str, ...]]
 TABLES: tuple[Entry, ...] = (
     "experiments/date_synthetic/comparison.md",
-    # paired-bootstrap intervals between the baselines and the precision-revenue trade-off plot
+    # every model at 1/2/5/10 %, paired-bootstrap intervals (DATE and the baselines), the trade-off plot
     "experiments/date_synthetic/revenue_compare.md",
     "experiments/date_synthetic/date_table.md",
     "experiments/date_synthetic/ablations_table.md",
     # baselines_table.md: every row of it is in comparison.md
     "experiments/generalization/table.md",
+    "experiments/generalization/revenue_compare.md",
     "experiments/kcs/table.md",
     "experiments/kcs/critical_table.md",
     "experiments/hs/RESULTS.md",

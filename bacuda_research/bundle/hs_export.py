@@ -61,6 +61,20 @@ class ONNXHS(nn.Module):
 _ONNXHS = ONNXHS
 
 
+def compact_table(table: np.ndarray) -> dict[str, np.ndarray]:
+    """The bag table as stored: only its non-zero rows (``embedding_rows``: their sorted bucket ids)
+    when some rows are zero (a pruned model, ``hs.train.prune_lexical``), and float16 when every
+    value is exactly representable in float16 (then nothing changes); else the full float32 table."""
+    out: dict[str, np.ndarray] = {}
+    rows = np.flatnonzero(np.any(table != 0, axis=1)).astype(np.int32)
+    if len(rows) < table.shape[0]:
+        out["embedding_rows"] = rows
+        table = table[rows]
+    half = table.astype(np.float16)
+    out["embedding"] = half if np.array_equal(half.astype(np.float32), table) else np.ascontiguousarray(table)
+    return out
+
+
 def random_rows(n_features: int, n: int, seed: int = 0) -> Any:
     """Random sparse TF-IDF-like rows (``tfidf.SparseRows``; some empty) for parity checks."""
     from bacuda_research.hs.tfidf import SparseRows, l2_normalize_rows
@@ -160,21 +174,29 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
             "input": "compose_input(text, attributes, category) (bacuda_research.hs.text)",
             "onnx": {"inputs": list(inputs), "outputs": list(S.OUTPUTS), "opset": opset_used},
             **({"lexical": lexical} if lexical else {}),
+            **({"calibration": module.calibration} if getattr(module, "calibration", None) else {}),
         })
-        meta = {"format": "bacuda-hs-classifier/1", "encoder_config": json.dumps(enc_cfg)}
-        state = {k: v.detach().contiguous() for k, v in module.model.state_dict().items()}
-        if table is not None:  # stored once: lexical.safetensors["embedding"]
-            del state["lexical.weight"]
-            meta["lexical.weight"] = f"{S.LEXICAL} tensor 'embedding'"
+        # One copy of every weight: the encoder, trunk and heads are model.onnx's initializers, the
+        # bag table is lexical.safetensors["embedding"]. weights.safetensors keeps the small trunk and
+        # heads (a PyTorch user's starting point) and says where the rest is.
+        meta = {"format": "bacuda-hs-classifier/2", "encoder_config": json.dumps(enc_cfg),
+                "encoder.*": f"initializers of {S.MODEL}"}
+        state = {k: v.detach().contiguous() for k, v in module.model.state_dict().items()
+                 if not k.startswith("encoder.") and k != "lexical.weight"}
+        if table is not None:
+            meta["lexical.weight"] = f"{S.LEXICAL} tensor 'embedding' (rows 'embedding_rows' when present)"
         save_file(state, str(tmp / S.WEIGHTS), metadata=meta)
         del state
-        if with_index:
+        with_support = bool(getattr(module, "index_texts", None)) and module.index_emb.shape[0] > 0
+        if with_index or with_support:
             save_numpy({"index_emb": module.index_emb.numpy(), "index_labels": module.index_labels.numpy()},
                        str(tmp / S.RETRIEVAL))
+        if with_support:
+            B.write_json_file(tmp, S.SUPPORT, {"texts": list(module.index_texts)})
         if lexical:
             tensors = {"idf": module.lex_idf.float().numpy()}
             if table is not None:
-                tensors["embedding"] = table
+                tensors.update(compact_table(table))
             if lexical["index_rows"]:
                 tensors.update({"index_indptr": module.lex_indptr.numpy(), "index_indices": module.lex_indices.numpy(),
                                 "index_data": module.lex_data.numpy(), "index_labels": module.lex_labels.numpy()})

@@ -27,6 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="DATE: explanation leaves per row (0 = none); HS: suggestions per row (default 5)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime / XGBoost threads (default: all cores)")
     p.add_argument("--batch-size", type=int, default=None, help="rows per ONNX Runtime call")
+    p.add_argument("--abstain-below", type=float, default=None, metavar="P",
+                   help="HS: answer nothing when the top-1 calibrated confidence is below P (default: always answer)")
+    p.add_argument("--explain", action="store_true", help="HS: add nomenclature paths and supporting training texts")
     args = p.parse_args(argv)
     if args.top_k < 0:
         p.error("--top-k must be >= 0")
@@ -45,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if args.batch_size:
                 bundle.batch_size = args.batch_size
-            n = predict_file(bundle, args.input, args.output, top_k=args.top_k)
+            n = predict_file(bundle, args.input, args.output, top_k=args.top_k,
+                             abstain_below=args.abstain_below, explain=args.explain)
     except (FileNotFoundError, ValueError, DataValidationError) as e:
         print(f"bacuda-score: error: {e}", file=sys.stderr)
         return 2

@@ -215,8 +215,16 @@ class LexicalFeaturizer:
         return self.rows(texts).to_scipy()
 
 
-def bag_sum(table: np.ndarray, x: SparseRows) -> np.ndarray:
-    """``EmbeddingBag(mode="sum")`` with per-sample weights: ``[B, D]`` rows ``sum_j data_j * table[indices_j]``."""
+def bag_sum(table: np.ndarray, x: SparseRows, row_ids: np.ndarray | None = None) -> np.ndarray:
+    """``EmbeddingBag(mode="sum")`` with per-sample weights: ``[B, D]`` rows ``sum_j data_j * table[indices_j]``.
+
+    ``row_ids`` (sorted bucket ids): ``table`` holds only those buckets' rows (a compact bundle
+    table); any other bucket's row is zero, so its n-grams add nothing.
+    """
+    if row_ids is not None:
+        pos = np.minimum(np.searchsorted(row_ids, x.indices), max(len(row_ids) - 1, 0))
+        hit = row_ids[pos] == x.indices if len(row_ids) else np.zeros(len(x.indices), bool)
+        x = SparseRows(x.indptr, pos.astype(np.int32), np.where(hit, x.data, 0).astype(np.float32), len(row_ids))
     out = np.zeros((x.n_rows, table.shape[1]), np.float32)
     lengths = np.diff(x.indptr)
     full = np.flatnonzero(lengths > 0)

@@ -517,9 +517,9 @@ def test_hs_lexical_bundle_predicts_like_the_checkpoint(hs_lex_run, tmp_path, ca
     assert "HS6 suggestions" in capsys.readouterr().out
 
 
-def test_hs_pruned_lexical_bundle_stores_used_rows_in_float16_and_predicts_like_the_checkpoint(hs_lex_run, tmp_path):
-    """hs.train.prune_lexical zeroes the rows no training text uses and rounds to float16: the bundle then
-    stores only the used rows, float16, and still predicts exactly like the checkpoint."""
+def test_hs_pruned_lexical_bundle_stores_used_rows_in_int8_and_predicts_like_the_checkpoint(hs_lex_run, tmp_path):
+    """hs.train.prune_lexical zeroes the rows no training text uses and rounds each row to int8 codes times a
+    scale: the bundle then stores only the used rows, int8, and still predicts exactly like the checkpoint."""
     from safetensors.numpy import load_file
 
     from bacuda_research.bundle.export import export_model
@@ -540,7 +540,8 @@ def test_hs_pruned_lexical_bundle_stores_used_rows_in_float16_and_predicts_like_
     manifest = export_model(tmp_path / "run", tmp_path / "bundle")
     assert max(manifest["parity"]["max_abs_diff"].values()) <= 1e-4
     lex = load_file(tmp_path / "bundle" / "lexical.safetensors")
-    assert lex["embedding"].dtype == np.float16 and lex["embedding"].shape == (kept, 8)
+    assert lex["embedding"].dtype == np.int8 and lex["embedding"].shape == (kept, 8)
+    assert lex["embedding_scale"].dtype == np.float32 and lex["embedding_scale"].shape == (kept,)
     assert list(lex["embedding_rows"]) == sorted(set(np.asarray(used).tolist()))
     # one copy of the encoder: model.onnx's initializers, not weights.safetensors
     assert not [k for k in load_file(tmp_path / "bundle" / "weights.safetensors") if k.startswith("encoder.")]

@@ -103,3 +103,22 @@ def test_coverage_table_keeps_the_most_confident():
     rows = coverage_table(conf, correct, coverages=(1.0, 0.4))
     assert rows[0] == {"coverage": 1.0, "kept": 5, "threshold": 0.1, "accuracy": 0.4}
     assert rows[1] == {"coverage": 0.4, "kept": 2, "threshold": 0.8, "accuracy": 1.0}
+
+
+def test_int8_rows_roundtrip_and_compact_bag_sum():
+    from bacuda_research.hs.tfidf import SparseRows, bag_sum, dequantize, int8_rows
+
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(50, 6)).astype(np.float32)
+    table[[3, 7]] = 0
+    q, scale = int8_rows(table)
+    exact = dequantize(q, scale)
+    assert q.dtype == np.int8 and np.abs(exact - table).max() <= scale.max() / 2 + 1e-7
+    assert np.array_equal(dequantize(*int8_rows(exact)), exact)  # idempotent: an int8-exact table stays put
+    x = SparseRows(np.array([0, 3, 3, 5]), np.array([1, 3, 40, 7, 9], np.int32),
+                   rng.random(5).astype(np.float32), 50)
+    rows = np.flatnonzero(np.any(exact != 0, axis=1)).astype(np.int32)
+    full = bag_sum(exact, x)
+    np.testing.assert_allclose(bag_sum(exact[rows], x, rows), full, atol=1e-6)
+    np.testing.assert_allclose(bag_sum(q[rows], x, rows, scale[rows]), full, atol=1e-6)
+    assert not full[1].any()

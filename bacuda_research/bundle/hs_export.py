@@ -62,14 +62,23 @@ _ONNXHS = ONNXHS
 
 
 def compact_table(table: np.ndarray) -> dict[str, np.ndarray]:
-    """The bag table as stored: only its non-zero rows (``embedding_rows``: their sorted bucket ids)
-    when some rows are zero (a pruned model, ``hs.train.prune_lexical``), and float16 when every
-    value is exactly representable in float16 (then nothing changes); else the full float32 table."""
+    """The bag table as stored, in the smallest form that keeps every value exactly.
+
+    Only its non-zero rows (``embedding_rows``: their sorted bucket ids) when some rows are zero (a
+    pruned model, ``hs.train.prune_lexical``); int8 codes ``embedding`` with float32
+    ``embedding_scale`` when every row is ``q * scale`` (``tfidf.int8_rows``), else float16 when
+    exactly representable, else the float32 table.
+    """
+    from bacuda_research.hs.tfidf import dequantize, int8_rows
+
     out: dict[str, np.ndarray] = {}
     rows = np.flatnonzero(np.any(table != 0, axis=1)).astype(np.int32)
     if len(rows) < table.shape[0]:
         out["embedding_rows"] = rows
         table = table[rows]
+    q, scale = int8_rows(table)
+    if np.array_equal(dequantize(q, scale), table):
+        return {**out, "embedding": q, "embedding_scale": scale}
     half = table.astype(np.float16)
     out["embedding"] = half if np.array_equal(half.astype(np.float32), table) else np.ascontiguousarray(table)
     return out

@@ -120,6 +120,7 @@ class LexicalSide:
         self.table = tensors.get("embedding")
         # compact table (bundles of pruned models): only these buckets' rows, the rest are zero
         self.row_ids = tensors.get("embedding_rows")
+        self.scale = tensors.get("embedding_scale")  # int8 table: rows are embedding * scale
         self.index_t = self.labels = None
         if "index_labels" in tensors:
             import scipy.sparse as sp
@@ -222,7 +223,7 @@ class HSBundle:
             if self.lexical.table is not None:
                 from bacuda_research.hs.tfidf import bag_sum
 
-                x[LEXICAL_INPUT] = bag_sum(self.lexical.table, rows, self.lexical.row_ids)
+                x[LEXICAL_INPUT] = bag_sum(self.lexical.table, rows, self.lexical.row_ids, self.lexical.scale)
         return x, rows
 
     def _batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], tuple[np.ndarray, ...], Any]]:

@@ -147,7 +147,7 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
     lexical_rows_kept = None
     if module.model.lexical is not None and lex_train is not None:
         lexical_rows_kept = prune_lexical(module.model.lexical.weight, lex_train.indices)
-        log.info("lexical bag: %d of %d rows used by training texts kept (others zeroed), float16 precision",
+        log.info("lexical bag: %d of %d rows used by training texts kept (others zeroed), int8 per-row precision",
                  lexical_rows_kept, module.model.lexical.weight.shape[0])
     if (m.retrieval.weight > 0 or m.mixture.select_on_val) and not cached:
         x = embed_texts(module.model, module.tokenizer_json, list(train["text"][is_clean]), int(m.max_length))
@@ -187,18 +187,28 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
 
 
 @torch.no_grad()
-def prune_lexical(weight: torch.Tensor, used_ids: np.ndarray) -> int:
-    """Zero the bag rows that no training text hashes to and round the table to float16 precision.
+def prune_lexical(weight: torch.Tensor, used_ids: np.ndarray, precision: str = "int8") -> int:
+    """Zero the bag rows that no training text hashes to and round the rest to ``precision``.
 
     Such rows never received a gradient: all they would add to an unseen n-gram at prediction is
-    their random initialisation (N(0, 0.02)). Zeroed and fp16-exact, the table can be stored in a
-    bundle as its used rows only, in float16, and still score exactly like the checkpoint (the
-    evaluation after training measures this pruned model). Returns the number of rows kept.
+    their random initialisation (N(0, 0.02)). ``precision``: ``int8`` (each row becomes
+    ``q * scale`` with int8 ``q`` and one float32 ``scale``, ``tfidf.int8_rows``) or ``float16``.
+    The table can then be stored in a bundle as its used rows only, in that precision, and still
+    score exactly like the checkpoint; the evaluation after training measures this rounded model.
+    Returns the number of rows kept.
     """
+    from bacuda_research.hs.tfidf import dequantize, int8_rows
+
     keep = torch.zeros(weight.shape[0], dtype=torch.bool)
     keep[torch.from_numpy(np.unique(np.asarray(used_ids)).astype(np.int64))] = True
     weight[~keep] = 0
-    weight.copy_(weight.half().float())
+    if precision == "int8":
+        q, scale = int8_rows(weight.detach().cpu().numpy())
+        weight.copy_(torch.from_numpy(dequantize(q, scale)))
+    elif precision == "float16":
+        weight.copy_(weight.half().float())
+    else:
+        raise ValueError(f"prune_lexical: precision {precision!r}, expected int8 or float16")
     return int(keep.sum())
 
 

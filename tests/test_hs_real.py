@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from bacuda_research.hs.calibration import apply_temperature, coverage_table, ece, fit_temperature, nll
+from bacuda_research.hs.calibration import apply_temperature, brier, coverage_table, ece, fit_temperature, nll
 from bacuda_research.hs.nomenclature import load_nomenclature
 from bacuda_research.hs.realdesc import PACKAGED, dedup_key, group_key, part_of, read_real, split_real
 from bacuda_research.hs.synthetic import write_fixture
@@ -88,10 +88,10 @@ def test_temperature_scaling_recovers_overconfidence_and_keeps_ranking():
     labels = np.array([rng.choice(c, p=p) for p in true_p])
     sharp = apply_temperature(true_p, 0.5)  # an over-confident model: probabilities squared
     t = fit_temperature(sharp, labels)
-    assert 1.7 < t < 2.3
+    assert 1.7 < t < 2.3 and 1.7 < fit_temperature(sharp, labels, objective="nll") < 2.3
     fixed = apply_temperature(sharp, t)
     assert (fixed.argmax(1) == sharp.argmax(1)).all() and np.allclose(fixed.sum(1), 1)
-    assert nll(fixed, labels) < nll(sharp, labels)
+    assert nll(fixed, labels) < nll(sharp, labels) and brier(fixed, labels) < brier(sharp, labels)
     correct = sharp.argmax(1) == labels
     assert ece(fixed.max(1), correct) < ece(sharp.max(1), correct)
     assert fit_temperature(sharp, np.full(n, -1)) == 1.0
@@ -122,3 +122,24 @@ def test_int8_rows_roundtrip_and_compact_bag_sum():
     np.testing.assert_allclose(bag_sum(exact[rows], x, rows), full, atol=1e-6)
     np.testing.assert_allclose(bag_sum(q[rows], x, rows, scale[rows]), full, atol=1e-6)
     assert not full[1].any()
+
+
+def test_calibration_is_fitted_on_real_validation_rows_when_there_are_enough(nom):
+    import pandas as pd
+    import torch
+
+    from bacuda_research.hs.task import fit_calibration
+
+    rng = np.random.default_rng(1)
+    n, c = 300, len(nom.hs6)
+    labels = rng.integers(0, c, n)
+    probs = np.full((n, c), 0.2 / (c - 1))
+    probs[np.arange(n), labels] = 0.8  # right with 0.8 ...
+    real = np.arange(n) < 150
+    probs[real] = np.roll(probs[real], 1, axis=1)  # ... except on the real rows, where it is always wrong
+    val = pd.DataFrame({"hs6": [nom.hs6[i] for i in labels], "source": np.where(real, "real", "eu_cn_en")})
+    on_real = fit_calibration(torch.from_numpy(probs), val, nom)
+    on_all = fit_calibration(torch.from_numpy(probs), val, nom, min_real=1000)
+    assert on_real["fitted_on"] == "val (real descriptions)" and on_real["n"] == 150
+    assert on_all["fitted_on"] == "val" and on_all["n"] == n
+    assert on_real["temperature"] > on_all["temperature"]  # always wrong there: flatten harder

@@ -2,7 +2,7 @@
 
 The HS6 path probabilities mix classifier heads with kNN votes, so their scale is not a frequency:
 a top-1 "0.31" may be right 60 % of the time. One temperature ``T``, fitted on the validation split
-by negative log-likelihood, rescales them: ``q = p ** (1 / T) / sum(p ** (1 / T))``. The ranking is
+by the Brier score (``fit_temperature``), rescales them: ``q = p ** (1 / T) / sum(p ** (1 / T))``. The ranking is
 unchanged (so every accuracy is unchanged); only the confidence moves. NumPy only: the checkpoint
 path and the bundle runtime share it.
 
@@ -34,13 +34,27 @@ def nll(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.log(np.clip(p, _EPS, None)).mean()) if ok.any() else float("nan")
 
 
-def fit_temperature(probs: np.ndarray, labels: np.ndarray,
+def brier(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean multi-class Brier score ``sum_c (p_c - [c == y])**2`` (rows with label < 0 ignored)."""
+    ok = labels >= 0
+    p = probs[np.flatnonzero(ok)]
+    y = labels[ok]
+    return float(((p ** 2).sum(axis=1) - 2 * p[np.arange(len(y)), y] + 1).mean()) if ok.any() else float("nan")
+
+
+def fit_temperature(probs: np.ndarray, labels: np.ndarray, objective: str = "brier",
                     grid: Sequence[float] = tuple(np.exp(np.linspace(np.log(0.05), np.log(5.0), 93)))) -> float:
-    """The ``T`` of ``grid`` (log-spaced 0.05..5) with the lowest validation NLL (1.0 if no labels)."""
+    """The ``T`` of ``grid`` (log-spaced 0.05..5) with the best validation ``objective`` (1.0 if no labels).
+
+    ``brier`` (default) rather than ``nll``: kNN votes give most classes probability exactly 0, and
+    the log-likelihood of a true class the neighbours missed is then dominated by the clip value,
+    which pushes ``T`` up and spreads confidence over thousands of impossible codes.
+    """
     labels = np.asarray(labels)
     if not (labels >= 0).any():
         return 1.0
-    scores = [nll(apply_temperature(probs, t), labels) for t in grid]
+    score = {"brier": brier, "nll": nll}[objective]
+    scores = [score(apply_temperature(probs, t), labels) for t in grid]
     return float(grid[int(np.nanargmin(scores))])
 
 

@@ -164,8 +164,8 @@ def evaluate_all(predict, nom: Nomenclature, splits: dict[str, pd.DataFrame], be
         probs = predict(list(splits[name]["text"]))
         metrics.update(evaluate(probs, splits[name], nom, name))
         if name == "val":
-            temperature = fit_temperature(probs.numpy(), encode_labels(splits[name][["hs6"]], nom)[:, 2])
-            extra["calibration"] = {"temperature": temperature, "fitted_on": "val", "n": len(splits[name])}
+            extra["calibration"] = fit_calibration(probs, splits[name], nom)
+            temperature = extra["calibration"]["temperature"]
         calib = calibration_report(probs, splits[name], nom, temperature)
         metrics.update({f"{name}/{k}": v for k, v in calib.pop("metrics").items()})
         extra.setdefault("coverage", {})[name] = calib["coverage"]
@@ -185,6 +185,18 @@ def evaluate_all(predict, nom: Nomenclature, splits: dict[str, pd.DataFrame], be
             {"text": t, "hs6": c, "lang": lg} for t, c, lg in zip(bad["text"], bad["hs6"], bad["lang"])]
         write_table(top_k_table(bench, probs, nom), run_dir / "benchmark_predictions.csv")
     return metrics, extra
+
+
+def fit_calibration(probs: torch.Tensor, val: pd.DataFrame, nom: Nomenclature, min_real: int = 100) -> dict[str, Any]:
+    """The temperature of ``hs.calibration.fit_temperature`` (Brier) on the validation rows that are real
+    goods descriptions (``source == "real"``) when there are at least ``min_real`` of them (users send
+    such text, not nomenclature), else on the whole validation split."""
+    real = (val["source"] == "real").to_numpy() if "source" in val.columns else np.zeros(len(val), bool)
+    rows = real if real.sum() >= min_real else np.ones(len(val), bool)
+    labels = encode_labels(val[["hs6"]], nom)[:, 2][rows]
+    t = fit_temperature(probs.numpy()[rows], labels)
+    return {"temperature": t, "fitted_on": "val (real descriptions)" if rows is real else "val", "n": int(rows.sum()),
+            "objective": "brier"}
 
 
 def calibration_report(probs: torch.Tensor, df: pd.DataFrame, nom: Nomenclature, temperature: float) -> dict[str, Any]:

@@ -36,6 +36,9 @@ def load(dirs: list[Path]) -> list[dict]:
             continue
         r = json.loads(p.read_text())
         r["_name"] = d.name
+        rescore = d / "rescore.json"  # scripts/hs_rescore.py: calibration refit (and the int8 table)
+        if rescore.is_file():
+            r["_rescore"] = json.loads(rescore.read_text())
         out.append(r)
     return sorted(out, key=lambda r: (0 if "zeroshot" in r["_name"] else 1 if "knn" in r["_name"] else 2, r["_name"]))
 
@@ -68,29 +71,55 @@ def smoke_table(reports: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def _calibration(r: dict) -> tuple[dict, dict, dict, str]:
+    """(calibration, {split: {ece_raw, ece}}, {split: coverage rows}, mark) of a run, rescored if it was."""
+    if "_rescore" in r:
+        x = r["_rescore"]
+        return x["calibration"], x["ece"], x["coverage"], " (rescored)"
+    m = r["metrics"]
+    ece = {s: {"ece_raw": m.get(f"{s}/ece_raw"), "ece": m.get(f"{s}/ece")} for s in ("val", "test", "real")}
+    return r.get("hs", {}).get("calibration") or {}, ece, r.get("hs", {}).get("coverage", {}), ""
+
+
 def calibration_tables(reports: list[dict]) -> list[str]:
-    lines = ["## Calibration (temperature fitted on val by NLL; ECE of the top-1, 15 bins)", "",
-             "| run | T | val ECE raw -> cal | test ECE raw -> cal | real ECE raw -> cal |", "|---|---|---|---|---|"]
+    lines = ["## Calibration (one temperature; ECE of the top-1 confidence, 15 bins)", "",
+             "Runs marked (rescored): `python scripts/hs_rescore.py RUN --int8 --write-calibration --output "
+             "RUN/rescore.json` refitted their temperature with today's rule (Brier score on the real-description "
+             "validation rows; they were trained with a log-likelihood fit on all validation rows).", "",
+             "| run | T (fitted on) | val ECE raw -> cal | test ECE raw -> cal | real ECE raw -> cal |",
+             "|---|---|---|---|---|"]
     for r in reports:
-        m, cal = r["metrics"], r.get("hs", {}).get("calibration") or {}
-        cells = [f"{m.get(f'{s}/ece_raw', float('nan')):.3f} -> {m.get(f'{s}/ece', float('nan')):.3f}"
+        cal, ece, _, mark = _calibration(r)
+        cells = [f"{(ece.get(s) or {}).get('ece_raw', float('nan')):.3f} -> {(ece.get(s) or {}).get('ece', float('nan')):.3f}"
                  for s in ("val", "test", "real")]
-        lines.append(f"| {r['_name']} | {cal.get('temperature', float('nan')):.3f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['_name']}{mark} | {cal.get('temperature', float('nan')):.3f} ({cal.get('fitted_on', '')}) | "
+                     + " | ".join(cells) + " |")
     lines.append("")
     for split, what in (("real", "real-description held-out set"), ("test", "nomenclature held-out split")):
-        lines += [f"### Coverage-accuracy, {what} (calibrated top-1 confidence)", ""]
-        runs = [r for r in reports if r.get("hs", {}).get("coverage", {}).get(split)]
+        runs = [(r, _calibration(r)[2].get(split)) for r in reports]
+        runs = [(r, rows) for r, rows in runs if rows]
         if not runs:
             continue
-        covs = [row["coverage"] for row in runs[0]["hs"]["coverage"][split]]
+        lines += [f"### Coverage-accuracy, {what} (calibrated top-1 confidence)", ""]
+        covs = [row["coverage"] for row in runs[0][1]]
         lines += ["| run | " + " | ".join(f"{100 * c:.0f}%" for c in covs) + " |", "|---|" + "---|" * len(covs)]
-        for r in runs:
-            rows = {row["coverage"]: row for row in r["hs"]["coverage"][split]}
-            cells = [f"{100 * rows[c]['accuracy']:.1f} (>= {rows[c]['threshold']:.2f})" if c in rows else ""
-                     for c in covs]
+        for r, rows in runs:
+            by = {row["coverage"]: row for row in rows}
+            cells = [f"{100 * by[c]['accuracy']:.1f} (>= {by[c]['threshold']:.2f})" if c in by else "" for c in covs]
             lines.append(f"| {r['_name']} | " + " | ".join(cells) + " |")
-        lines += ["", "Cells: HS6@1 accuracy of the kept rows (the confidence threshold that keeps them: "
-                  "`--abstain-below` value).", ""]
+        lines += ["", "Cells: HS6@1 accuracy of the kept rows at that coverage (the confidence threshold that keeps "
+                  "them: an `--abstain-below` value).", ""]
+    int8 = [r for r in reports if "int8" in r.get("_rescore", {})]
+    if int8:
+        lines += ["## Lexical table rounded to int8 (same checkpoint otherwise)", "",
+                  "| run | max abs change of any accuracy | real HS6@1 before -> after | test HS6@1 before -> after |",
+                  "|---|---|---|---|"]
+        for r in int8:
+            a, b = r["_rescore"]["accuracy"], r["_rescore"]["int8"]["accuracy"]
+            lines.append(f"| {r['_name']} | {100 * r['_rescore']['int8']['max_abs_change']:.2f} pt | "
+                         f"{100 * a['real/hs6/acc@1']:.1f} -> {100 * b['real/hs6/acc@1']:.1f} | "
+                         f"{100 * a['test/hs6/acc@1']:.1f} -> {100 * b['test/hs6/acc@1']:.1f} |")
+        lines.append("")
     return lines
 
 

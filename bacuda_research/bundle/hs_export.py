@@ -126,7 +126,6 @@ def torch_outputs(wrapper: nn.Module, x: dict[str, np.ndarray], model: nn.Module
 def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, opset: int | None = None) -> dict[str, Any]:
     """Write the bundle of an HS checkpoint (``HSLitModule``) to ``outdir``; returns the manifest."""
     from safetensors.numpy import save_file as save_numpy
-    from safetensors.torch import save_file
     from tokenizers import Tokenizer
 
     from bacuda_research.hs.module import HSLitModule
@@ -186,16 +185,8 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
             **({"calibration": module.calibration} if getattr(module, "calibration", None) else {}),
         })
         # One copy of every weight: the encoder, trunk and heads are model.onnx's initializers, the
-        # bag table is lexical.safetensors["embedding"]. weights.safetensors keeps the small trunk and
-        # heads (a PyTorch user's starting point) and says where the rest is.
-        meta = {"format": "bacuda-hs-classifier/2", "encoder_config": json.dumps(enc_cfg),
-                "encoder.*": f"initializers of {S.MODEL}"}
-        state = {k: v.detach().contiguous() for k, v in module.model.state_dict().items()
-                 if not k.startswith("encoder.") and k != "lexical.weight"}
-        if table is not None:
-            meta["lexical.weight"] = f"{S.LEXICAL} tensor 'embedding' (rows 'embedding_rows' when present)"
-        save_file(state, str(tmp / S.WEIGHTS), metadata=meta)
-        del state
+        # bag table is lexical.safetensors["embedding"] (no weights.safetensors any more: it repeated
+        # the encoder and the heads).
         with_support = bool(getattr(module, "index_texts", None)) and module.index_emb.shape[0] > 0
         if with_index or with_support:
             save_numpy({"index_emb": module.index_emb.numpy(), "index_labels": module.index_labels.numpy()},

@@ -8,12 +8,12 @@ The bundle's files (written by ``bacuda_research.bundle.hs_export``):
   of each head, parent links, HS texts); ``hs_config.json``: token cap, retrieval settings;
 - ``retrieval.safetensors`` (when the model mixes in a kNN vote): training vectors and HS6 labels;
 - ``lexical.safetensors`` (models with the lexical TF-IDF side): ``idf`` ``[F]``, the TF-IDF bag's
-  ``embedding`` table ``[F, D]`` float32 (stored only here, not in the ONNX graph nor in
-  ``weights.safetensors``) and, when the lexical kNN vote is mixed in, the training texts' TF-IDF
+  ``embedding`` table (stored only here, not in the ONNX graph) and, when the lexical kNN vote is mixed in, the training texts' TF-IDF
   rows as CSR (``index_indptr``, ``index_indices``, ``index_data`` float16) with ``index_labels``;
-- ``weights.safetensors``: trunk and heads for PyTorch users (not read here); the encoder is stored
-  once, as ``model.onnx``'s initializers, and the bag table once, in ``lexical.safetensors`` (its
-  used rows only, ``embedding_rows``, float16, for a model pruned by ``hs.train.prune_lexical``);
+- every weight is stored once: encoder, trunk and heads as ``model.onnx``'s initializers, the bag
+  table in ``lexical.safetensors`` (for a model pruned by ``hs.train.prune_lexical``: its used rows
+  only, ``embedding_rows``, as int8 codes with float32 ``embedding_scale``); bundles before this
+  also had a ``weights.safetensors`` repeating encoder and heads;
 - ``support.json`` (models that kept their training texts): the texts of the retrieval index rows,
   so that ``predict(..., explain=True)`` can show the nearest training descriptions of a code
   (``retrieval.safetensors`` is then written even when the kNN vote is not mixed in).

@@ -604,3 +604,35 @@ def test_hs_calibrated_explained_suggestions_and_abstention(hs_run, tmp_path, ca
     with pytest.raises(SystemExit):  # a probability threshold outside 0..1 is a usage error
         hs_main([str(tmp_path / "bundle"), "x", "--abstain-below", "2"])
     capsys.readouterr()
+
+
+def test_hs_lexical_index_rebuilt_from_support_texts(hs_lex_run, tmp_path):
+    """When the lexical kNN index is the TF-IDF of the support texts, the bundle stores the texts once and
+    rebuilds the index at load; predictions stay those of the checkpoint."""
+    from safetensors.numpy import load_file
+
+    from bacuda_research.bundle.export import export_model
+    from bacuda_research.bundle.runtime import load_model
+    from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.hs.predict import HSPredictor
+    from bacuda_research.hs.train import predict_texts
+
+    run_dir, _, _, nom = hs_lex_run
+    module = HSLitModule.from_checkpoint_file(run_dir / "checkpoints" / "model.ckpt")
+    texts = [nom.describe(c) for c in nom.hs6]  # the rows of the fixture's lexical index
+    module.set_index(torch.randn(len(texts), 32), module.lex_labels.clone(), texts)
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+    module.on_save_checkpoint(ckpt)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(ckpt, tmp_path / "run" / "checkpoints" / "model.ckpt")
+    export_model(tmp_path / "run", tmp_path / "bundle")
+    config = json.loads((tmp_path / "bundle" / "hs_config.json").read_text())
+    assert config["lexical"]["index_from"] == "support.json"
+    assert set(load_file(tmp_path / "bundle" / "lexical.safetensors")) == {"idf", "embedding", "index_labels"}
+    queries = texts + ["knitted cotton shirts", "Steel TUBES, welded"]
+    want = predict_texts(HSPredictor.from_run(tmp_path / "run").module, queries).numpy()
+    bundle = load_model(tmp_path / "bundle")
+    parts = bundle.components(queries)
+    tied = parts["lexical_knn_tied"] | parts["embed_knn_tied"]
+    assert (~tied).sum() > len(queries) // 2
+    np.testing.assert_allclose(bundle.mixed(parts)[~tied], want[~tied], atol=1e-5)

@@ -84,6 +84,19 @@ def compact_table(table: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def index_rebuilds_from_texts(module: Any) -> bool:
+    """True when the lexical kNN index equals, bit for bit, the TF-IDF rows of the module's
+    ``index_texts`` (values rounded to float16 as stored): a bundle then ships the texts once
+    (``support.json``) and rebuilds the index at load instead of storing it a second time."""
+    texts = getattr(module, "index_texts", None)
+    if not texts or len(texts) != module.lex_labels.shape[0]:
+        return False
+    rows = module.featurizer().rows(texts)
+    return (np.array_equal(rows.indptr, module.lex_indptr.numpy())
+            and np.array_equal(rows.indices, module.lex_indices.numpy())
+            and np.array_equal(rows.data.astype(np.float16), module.lex_data.numpy()))
+
+
 def random_rows(n_features: int, n: int, seed: int = 0) -> Any:
     """Random sparse TF-IDF-like rows (``tfidf.SparseRows``; some empty) for parity checks."""
     from bacuda_research.hs.tfidf import SparseRows, l2_normalize_rows
@@ -154,6 +167,9 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
                    "index_rows": int(module.lex_labels.shape[0]) if lex_index else 0,
                    "featurizer": "bacuda_research.hs.tfidf.LexicalFeaturizer (word 1-2-grams, char_wb 3-5-grams, "
                                  "MurmurHash3 buckets, sublinear TF-IDF, L2 rows)"}
+        support_ok = bool(getattr(module, "index_texts", None)) and module.index_emb.shape[0] > 0
+        if lex_index and support_ok and index_rebuilds_from_texts(module):
+            lexical["index_from"] = S.SUPPORT  # rebuilt at load from the support texts: not stored
     inputs = (*S.INPUTS, S.LEXICAL_INPUT) if wrapper.lexical_dim else S.INPUTS
     table = module.model.lexical.weight.detach().float().numpy() if wrapper.lexical_dim else None
 
@@ -198,8 +214,10 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
             if table is not None:
                 tensors.update(compact_table(table))
             if lexical["index_rows"]:
-                tensors.update({"index_indptr": module.lex_indptr.numpy(), "index_indices": module.lex_indices.numpy(),
-                                "index_data": module.lex_data.numpy(), "index_labels": module.lex_labels.numpy()})
+                tensors["index_labels"] = module.lex_labels.numpy()
+                if "index_from" not in lexical:
+                    tensors.update({"index_indptr": module.lex_indptr.numpy(), "index_data": module.lex_data.numpy(),
+                                    "index_indices": module.lex_indices.numpy()})
             save_numpy(tensors, str(tmp / S.LEXICAL), metadata={"format": "bacuda-hs-lexical/1"})
         texts, diffs = _onnx_parity(tmp, module, wrapper, tok, table, onnx_inputs, max_length, ckpt)
         encoder_name = ((training.get("config") or {}).get("model") or {}).get("encoder")

@@ -112,7 +112,9 @@ def knn_probs(query: np.ndarray, index: np.ndarray, labels: np.ndarray, n_classe
 class LexicalSide:
     """The lexical TF-IDF side of a bundle: featuriser, bag table and kNN index (NumPy + scipy.sparse)."""
 
-    def __init__(self, config: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+    def __init__(self, config: dict[str, Any], tensors: dict[str, np.ndarray], texts: Sequence[str] | None = None) -> None:
+        """``texts``: the support texts, from which the kNN index is rebuilt when the bundle says
+        ``index_from: support.json`` (exactly the stored rows: float16 values, as training kept them)."""
         from bacuda_research.hs.tfidf import LexicalFeaturizer
 
         self.config = config
@@ -125,6 +127,10 @@ class LexicalSide:
         if "index_labels" in tensors:
             import scipy.sparse as sp
 
+            if config.get("index_from") == SUPPORT:
+                rows = self.featurizer.rows(list(texts or []))
+                tensors = {**tensors, "index_indptr": rows.indptr, "index_indices": rows.indices,
+                           "index_data": rows.data.astype(np.float16)}
             n = len(tensors["index_indptr"]) - 1
             # exactly as lexical.tensors_to_csr + prepare_index: float16 values widened to float32
             index = sp.csr_matrix((tensors["index_data"].astype(np.float32), tensors["index_indices"],
@@ -195,12 +201,16 @@ class HSBundle:
         lexical = None
         if config.get("lexical"):
             tensors = load(read_bytes(folder, manifest, LEXICAL))
+            rebuilt = config["lexical"].get("index_from") == SUPPORT
             missing = [k for k in ("idf", *(("embedding",) if int(config["lexical"]["dim"]) else ()),
-                                   *(("index_indptr", "index_indices", "index_data", "index_labels")
+                                   *((("index_labels",) if rebuilt else ("index_indptr", "index_indices", "index_data",
+                                                                        "index_labels"))
                                      if int(config["lexical"]["index_rows"]) else ())) if k not in tensors]
+            if rebuilt and (support is None or len(support[2]) != int(config["lexical"]["index_rows"])):
+                missing.append(f"{SUPPORT} texts of the lexical index")
             if missing:
                 raise BundleError(f"{folder}: {LEXICAL} lacks {missing} (incomplete bundle)")
-            lexical = LexicalSide(config["lexical"], tensors)
+            lexical = LexicalSide(config["lexical"], tensors, support[2] if rebuilt else None)
             del tensors
         sess = session(read_bytes(folder, manifest, MODEL), threads)
         bundle = cls(folder, manifest, sess, tok, nom, config, index, labels, lexical=lexical)

@@ -479,7 +479,7 @@ def test_hs_lexical_onnx_matches_pytorch_with_the_bag_outside_the_graph(hs_lex_r
         if "lexical" not in feed:
             from bacuda_research.hs.tfidf import bag_sum
 
-            feed["lexical"] = bag_sum(bundle.lexical.table, r)
+            feed["lexical"] = bag_sum(bundle.lexical.table, r, bundle.lexical.row_ids, bundle.lexical.scale)
         got = bundle.session.run(None, feed)
         for name, g, w in zip(("pooled", "hs2", "hs4", "hs6"), got, torch_outputs(wrapper, x, module.model, r)):
             np.testing.assert_allclose(g, w, rtol=0, atol=1e-4, err_msg=name)

@@ -61,11 +61,12 @@ def real_languages(reports: list[dict]) -> list[str]:
 
 
 def smoke_table(reports: list[dict]) -> list[str]:
-    lines = ["### 78-case smoke set per language (HS6@1 / HS6@5 / HS4@1; never trained or tuned on)", "",
+    lines = ["### 78-case smoke set per language (HS2@1 / HS4@1 / HS4@5 / HS6@1 / HS6@5; never trained or tuned on)", "",
              "| run | " + " | ".join(SMOKE_LANGS) + " |", "|---|" + "---|" * len(SMOKE_LANGS)]
     for r in reports:
         m = r["metrics"]
-        cells = [" / ".join(_pct(m, f"bench/{lg}/{k}") for k in ("hs6/acc@1", "hs6/acc@5", "hs4/acc@1"))
+        cells = [" / ".join(_pct(m, f"bench/{lg}/{k}") for k in ("hs2/acc@1", "hs4/acc@1", "hs4/acc@5", "hs6/acc@1",
+                                                                 "hs6/acc@5"))
                  for lg in SMOKE_LANGS]
         lines.append(f"| {r['_name']} | " + " | ".join(cells) + " |")
     return lines + [""]

@@ -31,8 +31,8 @@ from bacuda_research.core.io import write_text
 from bacuda_research.hs.embedding import embed_texts
 from bacuda_research.hs.module import HSLitModule
 from bacuda_research.hs.models import resolve_encoder_path
-from bacuda_research.hs.task import (_benchmark, attach_calibration, build_data, calibration_report, evaluate,
-                                    fit_calibration)
+from bacuda_research.hs.corpus import load_benchmark
+from bacuda_research.hs.task import attach_calibration, build_data, calibration_report, evaluate, fit_calibration
 from bacuda_research.hs.tfidf import dequantize, int8_rows
 
 
@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = args.run / "checkpoints" / "model.ckpt"
     module = HSLitModule.from_checkpoint_file(ckpt)
     nom, splits, _, _ = build_data(cfg.data, int(cfg.seed))
-    bench = _benchmark(cfg.data, nom)
+    has_bench = bool(cfg.data.benchmark) and Path(cfg.data.benchmark).is_file()
+    bench = load_benchmark(cfg.data.benchmark, nom) if has_bench else None
     sets = {k: splits[k] for k in ("val", "test", "real") if k in splits} | ({"bench": bench} if bench is not None else {})
     folder = str(resolve_encoder_path(cfg.model.encoder))
     pooled = {k: embed_texts(module.model, module.tokenizer_json, list(v["text"]), int(cfg.model.max_length),

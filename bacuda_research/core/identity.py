@@ -32,6 +32,8 @@ OFF_OPTIONS = (
     ("model.net.self_attention", False, ("model.net.attention_kernel",)),
     # runs before declared schemas had DATE's features and no features.kind key
     ("features.kind", "date", ("features.kind",)),
+    # HS runs before the real goods descriptions (issue 17) had no data.real; null is that
+    ("data.real", None, ("data.real",)),
 )
 # ... and keys a model family never reads: the classic baselines (random, risky, XGBoost variants)
 # train no network, so the Lightning trainer and the batch settings cannot change their numbers.

@@ -16,5 +16,7 @@ setup(
         "bacuda_research.declarations": ["schemas/*.yaml"],
         # C sources of the native kernels, compiled on first use
         "bacuda_research.fraud.kernels": ["*.c"],
+        # real goods descriptions with HS codes and their data card (bacuda_research.hs.realdesc)
+        "bacuda_research.hs": ["realdata/*.csv", "realdata/*.md", "realdata/*.txt"],
     },
 )

@@ -111,7 +111,7 @@ def main() -> int:
         for x, rows in batches:
             feed = dict(x)
             if wrapper.lexical_dim and "lexical" not in feed:
-                feed["lexical"] = bag_sum(bundle.lexical.table, rows)
+                feed["lexical"] = bag_sum(bundle.lexical.table, rows, bundle.lexical.row_ids, bundle.lexical.scale)
             got = bundle.session.run(list(names), feed)
             want = torch_outputs(wrapper, {k: x[k] for k in ("input_ids", "attention_mask")}, module.model, rows)
             for n, g, w in zip(names, got, want):

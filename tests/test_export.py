@@ -452,7 +452,7 @@ def test_hs_lexical_onnx_matches_pytorch_with_the_bag_outside_the_graph(hs_lex_r
     # the n-gram table is stored once, float32, in lexical.safetensors: not in the graph, not in weights
     lex = load_file(bundle_dir / "lexical.safetensors")
     assert lex["embedding"].dtype == np.float32 and lex["embedding"].shape == (512, 8)
-    assert "lexical.weight" not in load_file(bundle_dir / "weights.safetensors")
+    assert "weights.safetensors" not in manifest["files"]  # every weight once: ONNX initializers + this table
     graph = onnx.load(str(bundle_dir / "model.onnx"))
     assert not [i.name for i in graph.graph.initializer if list(i.dims) == [512, 8]]
     assert [i.name for i in graph.graph.input] == ["input_ids", "attention_mask", "lexical"]
@@ -468,7 +468,7 @@ def test_hs_lexical_onnx_matches_pytorch_with_the_bag_outside_the_graph(hs_lex_r
         if "lexical" not in feed:
             from bacuda_research.hs.tfidf import bag_sum
 
-            feed["lexical"] = bag_sum(bundle.lexical.table, r)
+            feed["lexical"] = bag_sum(bundle.lexical.table, r, bundle.lexical.row_ids, bundle.lexical.scale)
         got = bundle.session.run(None, feed)
         for name, g, w in zip(("pooled", "hs2", "hs4", "hs6"), got, torch_outputs(wrapper, x, module.model, r)):
             np.testing.assert_allclose(g, w, rtol=0, atol=1e-4, err_msg=name)
@@ -504,3 +504,124 @@ def test_hs_lexical_bundle_predicts_like_the_checkpoint(hs_lex_run, tmp_path, ca
     assert [[p["hs6"] for p in r["predictions"]] for r in a] == [[s.hs6 for s in r] for r in b]
     assert hs_main([str(bundle_dir), "knitted cotton shirts", "--top-k", "2"]) == 0  # bacuda-hs BUNDLE
     assert "HS6 suggestions" in capsys.readouterr().out
+
+
+def test_hs_pruned_lexical_bundle_stores_used_rows_in_int8_and_predicts_like_the_checkpoint(hs_lex_run, tmp_path):
+    """hs.train.prune_lexical zeroes the rows no training text uses and rounds each row to int8 codes times a
+    scale: the bundle then stores only the used rows, int8, and still predicts exactly like the checkpoint."""
+    from safetensors.numpy import load_file
+
+    from bacuda_research.bundle.export import export_model
+    from bacuda_research.bundle.runtime import load_model
+    from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.hs.predict import HSPredictor
+    from bacuda_research.hs.train import predict_texts, prune_lexical
+
+    run_dir, _, _, nom = hs_lex_run
+    module = HSLitModule.from_checkpoint_file(run_dir / "checkpoints" / "model.ckpt")
+    used = module.featurizer().transform([nom.describe(c) for c in nom.hs6[:20]]).indices
+    kept = prune_lexical(module.model.lexical.weight, used)
+    assert 0 < kept < 512
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+    module.on_save_checkpoint(ckpt)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(ckpt, tmp_path / "run" / "checkpoints" / "model.ckpt")
+    manifest = export_model(tmp_path / "run", tmp_path / "bundle")
+    assert max(manifest["parity"]["max_abs_diff"].values()) <= 1e-4
+    lex = load_file(tmp_path / "bundle" / "lexical.safetensors")
+    assert lex["embedding"].dtype == np.int8 and lex["embedding"].shape == (kept, 8)
+    assert lex["embedding_scale"].dtype == np.float32 and lex["embedding_scale"].shape == (kept,)
+    assert list(lex["embedding_rows"]) == sorted(set(np.asarray(used).tolist()))
+    # one copy of the encoder and heads: model.onnx's initializers
+    assert not (tmp_path / "bundle" / "weights.safetensors").exists()
+    texts = [nom.describe(c) for c in nom.hs6] + ["knitted cotton shirts", "Steel TUBES, welded"]
+    want = predict_texts(HSPredictor.from_run(tmp_path / "run").module, texts).numpy()
+    bundle = load_model(tmp_path / "bundle")
+    parts = bundle.components(texts)
+    tied = parts["lexical_knn_tied"] | parts["embed_knn_tied"]
+    np.testing.assert_allclose(bundle.mixed(parts)[~tied], want[~tied], atol=1e-5)
+
+
+def test_hs_calibrated_explained_suggestions_and_abstention(hs_run, tmp_path, capsys):
+    """confidence (temperature from the checkpoint), nomenclature path and supporting training texts, the
+    same from checkpoint and bundle; --abstain-below is opt-in and the default output keeps k suggestions."""
+    from bacuda_research.bundle.export import export_model
+    from bacuda_research.bundle.runtime import load_model
+    from bacuda_research.cli.hs import main as hs_main
+    from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.hs.predict import HSPredictor
+
+    run_dir, _, _, nom = hs_run
+    module = HSLitModule.from_checkpoint_file(run_dir / "checkpoints" / "model.ckpt")
+    n = module.index_emb.shape[0]
+    module.set_index(module.index_emb.float(), module.index_labels, [f"training text {i}" for i in range(n)])
+    module.calibration = {"temperature": 2.0, "fitted_on": "val"}
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+    module.on_save_checkpoint(ckpt)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(ckpt, tmp_path / "run" / "checkpoints" / "model.ckpt")
+    export_model(tmp_path / "run", tmp_path / "bundle")
+    texts = [nom.describe(c) for c in nom.hs6[:6]]
+    a = HSPredictor.from_run(tmp_path / "run").predict(texts, top_k=3, explain=True)
+    b = load_model(tmp_path / "bundle").predict(texts, top_k=3, explain=True)
+    for ra, rb in zip(a, b):
+        assert [s.hs6 for s in ra] == [s.hs6 for s in rb]
+        for sa, sb in zip(ra, rb):
+            assert sa.confidence is not None and abs(sa.confidence - sb.confidence) < 1e-4
+            assert [p["code"] for p in sa.path] == [sa.hs6[:2], sa.hs6[:4], sa.hs6]
+            assert [x["text"] for x in sa.support] == [x["text"] for x in sb.support]
+            labels = module.index_labels.tolist()
+            assert all(labels[int(x["text"].split()[-1])] == nom.hs6.index(sa.hs6) for x in sa.support)
+        assert ra[0].confidence < ra[0].probability  # T = 2 flattens: the top-1 loses confidence
+    assert any(s.support for r in a for s in r)
+    src = tmp_path / "t.csv"
+    pd.DataFrame({"text": texts}).to_csv(src, index=False)
+    for model in (tmp_path / "run", tmp_path / "bundle"):
+        out = tmp_path / "plain.jsonl"
+        assert hs_main([str(model), "--input", str(src), "--output", str(out), "--top-k", "3"]) == 0
+        rows = [json.loads(x) for x in out.read_text().splitlines()]
+        assert all(len(r["predictions"]) == 3 and "abstained" not in r for r in rows)
+        assert set(rows[0]["predictions"][0]) == {"hs6", "probability", "description", "confidence"}
+        assert hs_main([str(model), "--input", str(src), "--output", str(out), "--abstain-below", "1.0",
+                        "--explain"]) == 0
+        rows = [json.loads(x) for x in out.read_text().splitlines()]
+        assert all(r["predictions"] == [] and r["abstained"] and r["top_confidence"] < 1 for r in rows)
+        assert hs_main([str(model), "--input", str(src), "--output", str(out), "--abstain-below", "0",
+                        "--explain"]) == 0
+        first = json.loads(out.read_text().splitlines()[0])["predictions"][0]
+        assert {"path", "support"} <= set(first)
+    with pytest.raises(SystemExit):  # a probability threshold outside 0..1 is a usage error
+        hs_main([str(tmp_path / "bundle"), "x", "--abstain-below", "2"])
+    capsys.readouterr()
+
+
+def test_hs_lexical_index_rebuilt_from_support_texts(hs_lex_run, tmp_path):
+    """When the lexical kNN index is the TF-IDF of the support texts, the bundle stores the texts once and
+    rebuilds the index at load; predictions stay those of the checkpoint."""
+    from safetensors.numpy import load_file
+
+    from bacuda_research.bundle.export import export_model
+    from bacuda_research.bundle.runtime import load_model
+    from bacuda_research.hs.module import HSLitModule
+    from bacuda_research.hs.predict import HSPredictor
+    from bacuda_research.hs.train import predict_texts
+
+    run_dir, _, _, nom = hs_lex_run
+    module = HSLitModule.from_checkpoint_file(run_dir / "checkpoints" / "model.ckpt")
+    texts = [nom.describe(c) for c in nom.hs6]  # the rows of the fixture's lexical index
+    module.set_index(torch.randn(len(texts), 32), module.lex_labels.clone(), texts)
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+    module.on_save_checkpoint(ckpt)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(ckpt, tmp_path / "run" / "checkpoints" / "model.ckpt")
+    export_model(tmp_path / "run", tmp_path / "bundle")
+    config = json.loads((tmp_path / "bundle" / "hs_config.json").read_text())
+    assert config["lexical"]["index_from"] == "support.json"
+    assert set(load_file(tmp_path / "bundle" / "lexical.safetensors")) == {"idf", "embedding", "index_labels"}
+    queries = texts + ["knitted cotton shirts", "Steel TUBES, welded"]
+    want = predict_texts(HSPredictor.from_run(tmp_path / "run").module, queries).numpy()
+    bundle = load_model(tmp_path / "bundle")
+    parts = bundle.components(queries)
+    tied = parts["lexical_knn_tied"] | parts["embed_knn_tied"]
+    assert (~tied).sum() > len(queries) // 2
+    np.testing.assert_allclose(bundle.mixed(parts)[~tied], want[~tied], atol=1e-5)

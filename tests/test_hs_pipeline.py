@@ -120,7 +120,8 @@ def test_cli_text_and_file_modes(tiny_run, tmp_path, capsys):
     assert [r["text"] for r in rows] == ["knitted cotton shirts", "Welded steel tubes 2pcs"]
     for r in rows:
         assert len(r["predictions"]) == 3
-        assert set(r["predictions"][0]) == {"hs6", "probability", "description"}
+        # the contract's keys, plus the confidence calibrated on validation at training
+        assert set(r["predictions"][0]) == {"hs6", "probability", "description", "confidence"}
         assert len(r["predictions"][0]["hs6"]) == 6 and r["predictions"][0]["description"]
         probs = [p["probability"] for p in r["predictions"]]
         assert probs == sorted(probs, reverse=True)

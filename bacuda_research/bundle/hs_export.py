@@ -61,6 +61,42 @@ class ONNXHS(nn.Module):
 _ONNXHS = ONNXHS
 
 
+def compact_table(table: np.ndarray) -> dict[str, np.ndarray]:
+    """The bag table as stored, in the smallest form that keeps every value exactly.
+
+    Only its non-zero rows (``embedding_rows``: their sorted bucket ids) when some rows are zero (a
+    pruned model, ``hs.train.prune_lexical``); int8 codes ``embedding`` with float32
+    ``embedding_scale`` when every row is ``q * scale`` (``tfidf.int8_rows``), else float16 when
+    exactly representable, else the float32 table.
+    """
+    from bacuda_research.hs.tfidf import dequantize, int8_rows
+
+    out: dict[str, np.ndarray] = {}
+    rows = np.flatnonzero(np.any(table != 0, axis=1)).astype(np.int32)
+    if len(rows) < table.shape[0]:
+        out["embedding_rows"] = rows
+        table = table[rows]
+    q, scale = int8_rows(table)
+    if np.array_equal(dequantize(q, scale), table):
+        return {**out, "embedding": q, "embedding_scale": scale}
+    half = table.astype(np.float16)
+    out["embedding"] = half if np.array_equal(half.astype(np.float32), table) else np.ascontiguousarray(table)
+    return out
+
+
+def index_rebuilds_from_texts(module: Any) -> bool:
+    """True when the lexical kNN index equals, bit for bit, the TF-IDF rows of the module's
+    ``index_texts`` (values rounded to float16 as stored): a bundle then ships the texts once
+    (``support.json``) and rebuilds the index at load instead of storing it a second time."""
+    texts = getattr(module, "index_texts", None)
+    if not texts or len(texts) != module.lex_labels.shape[0]:
+        return False
+    rows = module.featurizer().rows(texts)
+    return (np.array_equal(rows.indptr, module.lex_indptr.numpy())
+            and np.array_equal(rows.indices, module.lex_indices.numpy())
+            and np.array_equal(rows.data.astype(np.float16), module.lex_data.numpy()))
+
+
 def random_rows(n_features: int, n: int, seed: int = 0) -> Any:
     """Random sparse TF-IDF-like rows (``tfidf.SparseRows``; some empty) for parity checks."""
     from bacuda_research.hs.tfidf import SparseRows, l2_normalize_rows
@@ -103,7 +139,6 @@ def torch_outputs(wrapper: nn.Module, x: dict[str, np.ndarray], model: nn.Module
 def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, opset: int | None = None) -> dict[str, Any]:
     """Write the bundle of an HS checkpoint (``HSLitModule``) to ``outdir``; returns the manifest."""
     from safetensors.numpy import save_file as save_numpy
-    from safetensors.torch import save_file
     from tokenizers import Tokenizer
 
     from bacuda_research.hs.module import HSLitModule
@@ -132,6 +167,9 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
                    "index_rows": int(module.lex_labels.shape[0]) if lex_index else 0,
                    "featurizer": "bacuda_research.hs.tfidf.LexicalFeaturizer (word 1-2-grams, char_wb 3-5-grams, "
                                  "MurmurHash3 buckets, sublinear TF-IDF, L2 rows)"}
+        support_ok = bool(getattr(module, "index_texts", None)) and module.index_emb.shape[0] > 0
+        if lex_index and support_ok and index_rebuilds_from_texts(module):
+            lexical["index_from"] = S.SUPPORT  # rebuilt at load from the support texts: not stored
     inputs = (*S.INPUTS, S.LEXICAL_INPUT) if wrapper.lexical_dim else S.INPUTS
     table = module.model.lexical.weight.detach().float().numpy() if wrapper.lexical_dim else None
 
@@ -160,24 +198,26 @@ def export_hs(ckpt: str | Path, outdir: str | Path, overwrite: bool = False, ops
             "input": "compose_input(text, attributes, category) (bacuda_research.hs.text)",
             "onnx": {"inputs": list(inputs), "outputs": list(S.OUTPUTS), "opset": opset_used},
             **({"lexical": lexical} if lexical else {}),
+            **({"calibration": module.calibration} if getattr(module, "calibration", None) else {}),
         })
-        meta = {"format": "bacuda-hs-classifier/1", "encoder_config": json.dumps(enc_cfg)}
-        state = {k: v.detach().contiguous() for k, v in module.model.state_dict().items()}
-        if table is not None:  # stored once: lexical.safetensors["embedding"]
-            del state["lexical.weight"]
-            meta["lexical.weight"] = f"{S.LEXICAL} tensor 'embedding'"
-        save_file(state, str(tmp / S.WEIGHTS), metadata=meta)
-        del state
-        if with_index:
+        # One copy of every weight: the encoder, trunk and heads are model.onnx's initializers, the
+        # bag table is lexical.safetensors["embedding"] (no weights.safetensors any more: it repeated
+        # the encoder and the heads).
+        with_support = bool(getattr(module, "index_texts", None)) and module.index_emb.shape[0] > 0
+        if with_index or with_support:
             save_numpy({"index_emb": module.index_emb.numpy(), "index_labels": module.index_labels.numpy()},
                        str(tmp / S.RETRIEVAL))
+        if with_support:
+            B.write_json_file(tmp, S.SUPPORT, {"texts": list(module.index_texts)})
         if lexical:
             tensors = {"idf": module.lex_idf.float().numpy()}
             if table is not None:
-                tensors["embedding"] = table
+                tensors.update(compact_table(table))
             if lexical["index_rows"]:
-                tensors.update({"index_indptr": module.lex_indptr.numpy(), "index_indices": module.lex_indices.numpy(),
-                                "index_data": module.lex_data.numpy(), "index_labels": module.lex_labels.numpy()})
+                tensors["index_labels"] = module.lex_labels.numpy()
+                if "index_from" not in lexical:
+                    tensors.update({"index_indptr": module.lex_indptr.numpy(), "index_data": module.lex_data.numpy(),
+                                    "index_indices": module.lex_indices.numpy()})
             save_numpy(tensors, str(tmp / S.LEXICAL), metadata={"format": "bacuda-hs-lexical/1"})
         texts, diffs = _onnx_parity(tmp, module, wrapper, tok, table, onnx_inputs, max_length, ckpt)
         encoder_name = ((training.get("config") or {}).get("model") or {}).get("encoder")

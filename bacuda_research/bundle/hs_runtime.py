@@ -8,11 +8,16 @@ The bundle's files (written by ``bacuda_research.bundle.hs_export``):
   of each head, parent links, HS texts); ``hs_config.json``: token cap, retrieval settings;
 - ``retrieval.safetensors`` (when the model mixes in a kNN vote): training vectors and HS6 labels;
 - ``lexical.safetensors`` (models with the lexical TF-IDF side): ``idf`` ``[F]``, the TF-IDF bag's
-  ``embedding`` table ``[F, D]`` float32 (stored only here, not in the ONNX graph nor in
-  ``weights.safetensors``) and, when the lexical kNN vote is mixed in, the training texts' TF-IDF
+  ``embedding`` table (stored only here, not in the ONNX graph) and, when the lexical kNN vote is mixed in, the training texts' TF-IDF
   rows as CSR (``index_indptr``, ``index_indices``, ``index_data`` float16) with ``index_labels``;
-- ``weights.safetensors``: the network weights for PyTorch users (not read here; for a lexical
-  model without ``lexical.weight``, which is ``embedding`` in ``lexical.safetensors``).
+- every weight is stored once: encoder, trunk and heads as ``model.onnx``'s initializers, the bag
+  table in ``lexical.safetensors`` (for a model pruned by ``hs.train.prune_lexical``: its used rows
+  only, ``embedding_rows``, as int8 codes with float32 ``embedding_scale``); bundles before this
+  also had a ``weights.safetensors`` repeating encoder and heads;
+- ``support.json`` (models that kept their training texts): the texts of the retrieval index rows,
+  so that ``predict(..., explain=True)`` can show the nearest training descriptions of a code
+  (``retrieval.safetensors`` is then written even when the kNN vote is not mixed in).
+- ``hs_config.json`` ``calibration``: the validation-fitted temperature of the ``confidence``.
 
 Lexical models: texts are featurised by ``hs.tfidf.LexicalFeaturizer`` (NumPy; the code training
 uses), the bag ``sum_j w_j * embedding[id_j]`` is a NumPy gather-sum (``tfidf.bag_sum``) fed to the
@@ -46,6 +51,7 @@ LABELS = "labels.json"
 CONFIG = "hs_config.json"
 RETRIEVAL = "retrieval.safetensors"
 LEXICAL = "lexical.safetensors"
+SUPPORT = "support.json"
 INPUTS = ("input_ids", "attention_mask")
 LEXICAL_INPUT = "lexical"
 OUTPUTS = ("pooled", "logits_hs2", "logits_hs4", "logits_hs6")
@@ -106,16 +112,25 @@ def knn_probs(query: np.ndarray, index: np.ndarray, labels: np.ndarray, n_classe
 class LexicalSide:
     """The lexical TF-IDF side of a bundle: featuriser, bag table and kNN index (NumPy + scipy.sparse)."""
 
-    def __init__(self, config: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+    def __init__(self, config: dict[str, Any], tensors: dict[str, np.ndarray], texts: Sequence[str] | None = None) -> None:
+        """``texts``: the support texts, from which the kNN index is rebuilt when the bundle says
+        ``index_from: support.json`` (exactly the stored rows: float16 values, as training kept them)."""
         from bacuda_research.hs.tfidf import LexicalFeaturizer
 
         self.config = config
         self.featurizer = LexicalFeaturizer(int(config["bits"]), tensors["idf"])
         self.table = tensors.get("embedding")
+        # compact table (bundles of pruned models): only these buckets' rows, the rest are zero
+        self.row_ids = tensors.get("embedding_rows")
+        self.scale = tensors.get("embedding_scale")  # int8 table: rows are embedding * scale
         self.index_t = self.labels = None
         if "index_labels" in tensors:
             import scipy.sparse as sp
 
+            if config.get("index_from") == SUPPORT:
+                rows = self.featurizer.rows(list(texts or []))
+                tensors = {**tensors, "index_indptr": rows.indptr, "index_indices": rows.indices,
+                           "index_data": rows.data.astype(np.float16)}
             n = len(tensors["index_indptr"]) - 1
             # exactly as lexical.tensors_to_csr + prepare_index: float16 values widened to float32
             index = sp.csr_matrix((tensors["index_data"].astype(np.float32), tensors["index_indices"],
@@ -150,6 +165,8 @@ class HSBundle:
             self._knn_index = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
             self._knn_labels = index_labels[keep]
         self.lexical = lexical
+        # (unit index rows, their HS6 labels, their training texts): explanations only, see from_verified
+        self.support: tuple[np.ndarray, np.ndarray, list[str]] | None = None
 
     @classmethod
     def load(cls, folder: str | os.PathLike, threads: int | None = None) -> "HSBundle":
@@ -171,22 +188,34 @@ class HSBundle:
         nom = Nomenclature.from_dict(read_json(folder, manifest, LABELS))
         tok = configure(Tokenizer.from_str(read_bytes(folder, manifest, TOKENIZER).decode("utf-8")),
                         int(config["max_length"]))
-        index = labels = None
-        if float(config["retrieval"]["weight"]) > 0 and RETRIEVAL in manifest["files"]:
+        index = labels = support = None
+        if RETRIEVAL in manifest["files"]:
             tensors = load(read_bytes(folder, manifest, RETRIEVAL))
-            index, labels = tensors["index_emb"], tensors["index_labels"].astype(np.int64)
+            if float(config["retrieval"]["weight"]) > 0:
+                index, labels = tensors["index_emb"], tensors["index_labels"].astype(np.int64)
+            if SUPPORT in manifest["files"]:  # training descriptions of the index rows (explanations)
+                unit = tensors["index_emb"].astype(np.float32)
+                unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+                support = (unit, tensors["index_labels"].astype(np.int64),
+                           read_json(folder, manifest, SUPPORT)["texts"])
         lexical = None
         if config.get("lexical"):
             tensors = load(read_bytes(folder, manifest, LEXICAL))
+            rebuilt = config["lexical"].get("index_from") == SUPPORT
             missing = [k for k in ("idf", *(("embedding",) if int(config["lexical"]["dim"]) else ()),
-                                   *(("index_indptr", "index_indices", "index_data", "index_labels")
+                                   *((("index_labels",) if rebuilt else ("index_indptr", "index_indices", "index_data",
+                                                                        "index_labels"))
                                      if int(config["lexical"]["index_rows"]) else ())) if k not in tensors]
+            if rebuilt and (support is None or len(support[2]) != int(config["lexical"]["index_rows"])):
+                missing.append(f"{SUPPORT} texts of the lexical index")
             if missing:
                 raise BundleError(f"{folder}: {LEXICAL} lacks {missing} (incomplete bundle)")
-            lexical = LexicalSide(config["lexical"], tensors)
+            lexical = LexicalSide(config["lexical"], tensors, support[2] if rebuilt else None)
             del tensors
         sess = session(read_bytes(folder, manifest, MODEL), threads)
-        return cls(folder, manifest, sess, tok, nom, config, index, labels, lexical=lexical)
+        bundle = cls(folder, manifest, sess, tok, nom, config, index, labels, lexical=lexical)
+        bundle.support = support
+        return bundle
 
     # -- prediction ------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -204,7 +233,7 @@ class HSBundle:
             if self.lexical.table is not None:
                 from bacuda_research.hs.tfidf import bag_sum
 
-                x[LEXICAL_INPUT] = bag_sum(self.lexical.table, rows)
+                x[LEXICAL_INPUT] = bag_sum(self.lexical.table, rows, self.lexical.row_ids, self.lexical.scale)
         return x, rows
 
     def _batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], tuple[np.ndarray, ...], Any]]:
@@ -277,18 +306,24 @@ class HSBundle:
         return probs
 
     def predict(self, texts: Sequence[str], attributes: Sequence[Any] | None = None,
-                categories: Sequence[Any] | None = None, top_k: int = 5) -> list[list[Any]]:
+                categories: Sequence[Any] | None = None, top_k: int = 5, explain: bool = False) -> list[list[Any]]:
         """Top-``top_k`` HS6 suggestions per row (``hs.suggestion.Suggestion``), like ``HSPredictor.predict``."""
-        from bacuda_research.hs.suggestion import Suggestion
+        from bacuda_research.hs.suggestion import make_suggestions, nearest_rows
         from bacuda_research.hs.text import compose_inputs
 
         composed = compose_inputs(texts, attributes, categories)
         probs = self.path_probs(composed)
-        k = min(top_k, probs.shape[1])
-        top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-        nom = self.nom
-        return [[Suggestion(nom.hs6[j], float(row[j]), nom.describe(nom.hs6[j])) for j in ids]
-                for row, ids in zip(probs, top)]
+        neighbours = None
+        if explain and getattr(self, "support", None) is not None:
+            pooled = np.zeros((len(composed), self._knn_dim()), np.float32)
+            for idx, outs, _ in self._batches(composed):
+                pooled[idx] = outs[0]
+            neighbours = nearest_rows(pooled, *self.support)
+        temperature = (self.config.get("calibration") or {}).get("temperature")
+        return make_suggestions(probs, self.nom, top_k, temperature, explain, neighbours)
+
+    def _knn_dim(self) -> int:
+        return int(self.support[0].shape[1])
 
     def predict_one(self, text: str, top_k: int = 5, **kw: Any) -> list[Any]:
         return self.predict([text], top_k=top_k, **{k: [v] for k, v in kw.items()})[0]

@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=None, help="rows per ONNX Runtime call")
     p.add_argument("--expect-sha256", default=None, metavar="HEX",
                    help="refuse the bundle unless its manifest.json has this sha256 (bacuda-export prints it)")
+    p.add_argument("--abstain-below", type=float, default=None, metavar="P",
+                   help="HS: answer nothing when the top-1 calibrated confidence is below P (default: always answer)")
+    p.add_argument("--explain", action="store_true", help="HS: add nomenclature paths and supporting training texts")
     args = p.parse_args(argv)
     if args.top_k < 0:
         p.error("--top-k must be >= 0")
@@ -71,7 +74,8 @@ def _score(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         if args.batch_size:
             bundle.batch_size = args.batch_size
-        n = predict_file(bundle, args.input, args.output, top_k=args.top_k)
+        n = predict_file(bundle, args.input, args.output, top_k=args.top_k,
+                         abstain_below=args.abstain_below, explain=args.explain)
     write_meta(meta_path, bundle, args.bundle, args.input, args.output, n)
     print(f"{n} rows -> {args.output} (bundle manifest sha256 {bundle.manifest_sha256}; {meta_path.name})",
           file=sys.stderr)

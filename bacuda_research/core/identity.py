@@ -35,6 +35,8 @@ OFF_OPTIONS = (
     # runs before the synthetic generator had drift (declarations/drift.py); off, its data is
     # byte-identical and its knobs unread
     ("data.synthetic.drift.enabled", False, ("data.synthetic.drift",)),
+    # HS runs before the real goods descriptions (issue 17) had no data.real; null is that
+    ("data.real", None, ("data.real",)),
 )
 # ... and keys a model family never reads: the classic baselines (random, risky, XGBoost variants)
 # train no network, so the Lightning trainer and the batch settings cannot change their numbers.

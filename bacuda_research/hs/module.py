@@ -101,10 +101,17 @@ class HSLitModule(pl.LightningModule):
             return batch["features"].float()
         return self.model.embed(batch["input_ids"], batch["attention_mask"])
 
-    def set_index(self, embeddings: torch.Tensor, hs6_labels: torch.Tensor) -> None:
-        """Retrieval index: pooled training vectors (stored float16) and their HS6 indices (-1 = none)."""
+    def set_index(self, embeddings: torch.Tensor, hs6_labels: torch.Tensor, texts: Sequence[str] | None = None) -> None:
+        """Retrieval index: pooled training vectors (stored float16) and their HS6 indices (-1 = none).
+
+        ``texts``: the training descriptions of the rows (kept in the checkpoint's ``hs`` section), so
+        that a suggestion can show the nearest training descriptions that support it.
+        """
         self.index_emb = embeddings.detach().to(self.index_emb.device, torch.float16)
         self.index_labels = hs6_labels.detach().to(self.index_labels.device, torch.long).clamp(min=-1)
+        if texts is not None and len(texts) != embeddings.shape[0]:
+            raise ValueError(f"set_index: {len(texts)} texts for {embeddings.shape[0]} vectors")
+        self.index_texts = None if texts is None else [str(t) for t in texts]
 
     # -- lexical side ------------------------------------------------------------------------------
     @property
@@ -273,6 +280,10 @@ class HSLitModule(pl.LightningModule):
             # prediction composes inputs exactly like training: bacuda_research.hs.text.compose_input
             "input": "compose_input(text, attributes, category)",
         }
+        if getattr(self, "index_texts", None) is not None:
+            checkpoint["hs"]["index_texts"] = list(self.index_texts)
+        if getattr(self, "calibration", None):
+            checkpoint["hs"]["calibration"] = dict(self.calibration)
 
     @classmethod
     def from_checkpoint_file(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "HSLitModule":
@@ -288,7 +299,10 @@ class HSLitModule(pl.LightningModule):
         hp = dict(ckpt.get("hyper_parameters", {}))
         module = cls(meta["nomenclature"], meta["encoder_config"], meta["tokenizer"], **hp)
         state = ckpt["state_dict"]
-        module.set_index(state["index_emb"], state["index_labels"])
+        texts = meta.get("index_texts")
+        module.set_index(state["index_emb"], state["index_labels"],
+                         texts if texts is not None and len(texts) == state["index_emb"].shape[0] else None)
+        module.calibration = meta.get("calibration")
         for name in ("lex_idf", "lex_indptr", "lex_indices", "lex_data", "lex_labels"):
             if name in state:  # sizes depend on the training data: take the stored tensors' shapes
                 setattr(module, name, state[name].clone())

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
+import numpy as np
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -48,18 +50,28 @@ class HSPredictor:
         return cls.from_run(model, device=device, threads=threads)
 
     def predict(self, texts: Sequence[str], attributes: Sequence[Any] | None = None,
-                categories: Sequence[Any] | None = None, top_k: int = 5) -> list[list[Suggestion]]:
-        """Top-``top_k`` HS6 suggestions per row (probability of the whole HS2 -> HS4 -> HS6 path)."""
+                categories: Sequence[Any] | None = None, top_k: int = 5, explain: bool = False) -> list[list[Suggestion]]:
+        """Top-``top_k`` HS6 suggestions per row (probability of the whole HS2 -> HS4 -> HS6 path;
+        ``confidence`` when the checkpoint is calibrated; ``explain``: nomenclature path and the
+        nearest training descriptions that support each code, see ``hs.suggestion.make_suggestions``)."""
+        from bacuda_research.hs.suggestion import make_suggestions, nearest_rows
         from bacuda_research.hs.text import compose_inputs
         from bacuda_research.hs.train import predict_texts
 
         composed = compose_inputs(texts, attributes, categories)
-        probs = predict_texts(self.module, composed, batch_size=self.batch_size)
-        k = min(top_k, probs.shape[1])
-        p, i = probs.topk(k, dim=-1)
-        nom = self.module.nom
-        return [[Suggestion(nom.hs6[j], float(q), nom.describe(nom.hs6[j])) for q, j in zip(pr.tolist(), ir.tolist())]
-                for pr, ir in zip(p, i)]
+        module = self.module
+        probs = predict_texts(module, composed, batch_size=self.batch_size).numpy()
+        neighbours = None
+        index_texts = getattr(module, "index_texts", None)
+        if explain and index_texts and module.index_emb.shape[0]:
+            from bacuda_research.hs.embedding import embed_texts
+
+            pooled = embed_texts(module.model, module.tokenizer_json, composed, int(module.hparams.max_length))
+            unit = module.index_emb.float().numpy()
+            unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+            neighbours = nearest_rows(pooled.numpy(), unit, module.index_labels.numpy(), index_texts)
+        temperature = (getattr(module, "calibration", None) or {}).get("temperature")
+        return make_suggestions(probs, module.nom, top_k, temperature, explain, neighbours)
 
     def predict_one(self, text: str, top_k: int = 5, **kw: Any) -> list[Suggestion]:
         return self.predict([text], top_k=top_k, **{k: [v] for k, v in kw.items()})[0]

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.hs.corpus import (dedupe, eu_cn_corpus, hs2022_corpus, load_benchmark, pairs_corpus,
                                        split_groups)
+from bacuda_research.hs.calibration import fit_temperature
 from bacuda_research.hs.data import encode_labels
 from bacuda_research.hs.decoding import hierarchical_scores
 from bacuda_research.hs.metrics import HSMetrics
@@ -32,7 +33,8 @@ from bacuda_research.core.io import write_table
 log = logging.getLogger("bacuda_research")
 
 DATA_KEYS = {"name", "nomenclature", "hs2022", "eu_cn", "path", "columns", "on_unknown", "split_fractions",
-             "benchmark", "augment_copies", "max_train_samples", "max_eval_samples", "num_workers"}
+             "benchmark", "real", "augment_copies", "max_train_samples", "max_eval_samples", "num_workers"}
+REAL_KEYS = {"path", "text", "code", "lang", "split_fractions", "train"}
 MODEL_KEYS = {
     "transformer": {"name", "family", "kind", "encoder", "scratch", "trainable_layers", "max_length", "pooling",
                     "head_hidden", "dropout", "loss_weights", "label_smoothing", "lr", "encoder_lr", "weight_decay",
@@ -80,6 +82,9 @@ def build_data(dcfg: DictConfig, seed: int) -> tuple[Nomenclature, dict[str, pd.
                                                  random_state=seed).reset_index(drop=True)
     # Held-out rows are scored only on HS6 codes seen in training (with counts): an unseen class
     # measures the split, not the model.
+    real_file = add_real(dcfg.real, nom, splits, stats)
+    if real_file:
+        files.append(real_file)
     seen = set(splits["train"]["hs6"].dropna())
     for name in ("val", "test"):
         df = splits[name]
@@ -92,6 +97,26 @@ def build_data(dcfg: DictConfig, seed: int) -> tuple[Nomenclature, dict[str, pd.
     digest = hashlib.sha256("".join(sha256_file(f) for f in files).encode()).hexdigest()
     log.info("data: %s", {k: len(v) for k, v in splits.items()} | stats)
     return nom, splits, stats, digest
+
+
+def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.DataFrame],
+             stats: dict[str, int]) -> Path | None:
+    """Real goods descriptions (``data.real``): fixed grouped split (``hs/realdesc.py``); its train part
+    joins training and its val part joins validation when ``train`` is true; its test part becomes
+    ``splits["real"]``, scored like the test split and never used for any choice."""
+    if not rcfg or not rcfg.get("path"):
+        return None
+    check_keys(rcfg, REAL_KEYS, "data.real")
+    from bacuda_research.hs.realdesc import PACKAGED, read_real, split_real
+
+    path = PACKAGED if rcfg.path == "packaged" else Path(rcfg.path)
+    real = read_real(path, nom, rcfg.text, rcfg.code, rcfg.lang, stats=stats)
+    parts = split_real(real, list(rcfg.split_fractions), list(splits["train"]["text"]), stats)
+    if rcfg.train:
+        for name in ("train", "val"):
+            splits[name] = pd.concat([splits[name], parts[name]], ignore_index=True)
+    splits["real"] = parts["test"]
+    return path
 
 
 def add_noisy_copies(train: pd.DataFrame, copies: int, seed: int) -> pd.DataFrame:
@@ -133,25 +158,67 @@ def evaluate_all(predict, nom: Nomenclature, splits: dict[str, pd.DataFrame], be
     """``predict(texts) -> [N, C6]`` probabilities, applied to val, test and the benchmark."""
     metrics: dict[str, float] = {}
     extra: dict[str, Any] = {}
-    for name in ("val", "test"):
+    temperature = 1.0
+    for name in [n for n in ("val", "test", "real") if n in splits]:
         t0 = time.perf_counter()
         probs = predict(list(splits[name]["text"]))
         metrics.update(evaluate(probs, splits[name], nom, name))
+        if name == "val":
+            extra["calibration"] = fit_calibration(probs, splits[name], nom)
+            temperature = extra["calibration"]["temperature"]
+        calib = calibration_report(probs, splits[name], nom, temperature)
+        metrics.update({f"{name}/{k}": v for k, v in calib.pop("metrics").items()})
+        extra.setdefault("coverage", {})[name] = calib["coverage"]
+        if name == "real":
+            metrics.update(per_language(probs, splits[name], nom, "real"))
+            write_table(top_k_table(splits[name], probs, nom), run_dir / "real_predictions.csv")
         log.info("%s: %d rows scored in %.1f s", name, len(splits[name]), time.perf_counter() - t0)
         if name == "test" and predictions_file and len(splits[name]):
             write_table(top_k_table(splits[name], probs, nom), run_dir / predictions_file)
     if bench is not None:
         probs = predict(list(bench["text"]))
         metrics.update(evaluate(probs, bench, nom, "bench/all"))
-        for lang in sorted(bench["lang"].unique()):
-            m = (bench["lang"] == lang).to_numpy()
-            metrics.update(evaluate(probs[torch.from_numpy(m)], bench[m], nom, f"bench/{lang}"))
+        metrics.update(per_language(probs, bench, nom, "bench"))
         bad = bench[~bench["in_nomenclature"]]
         metrics["bench/n_not_in_nomenclature"] = float(len(bad))
         extra["benchmark_codes_not_in_nomenclature"] = [
             {"text": t, "hs6": c, "lang": lg} for t, c, lg in zip(bad["text"], bad["hs6"], bad["lang"])]
         write_table(top_k_table(bench, probs, nom), run_dir / "benchmark_predictions.csv")
     return metrics, extra
+
+
+def fit_calibration(probs: torch.Tensor, val: pd.DataFrame, nom: Nomenclature, min_real: int = 100) -> dict[str, Any]:
+    """The temperature of ``hs.calibration.fit_temperature`` (Brier) on the validation rows that are real
+    goods descriptions (``source == "real"``) when there are at least ``min_real`` of them (users send
+    such text, not nomenclature), else on the whole validation split."""
+    real = (val["source"] == "real").to_numpy() if "source" in val.columns else np.zeros(len(val), bool)
+    rows = real if real.sum() >= min_real else np.ones(len(val), bool)
+    labels = encode_labels(val[["hs6"]], nom)[:, 2][rows]
+    t = fit_temperature(probs.numpy()[rows], labels)
+    return {"temperature": t, "fitted_on": "val (real descriptions)" if rows is real else "val", "n": int(rows.sum()),
+            "objective": "brier"}
+
+
+def calibration_report(probs: torch.Tensor, df: pd.DataFrame, nom: Nomenclature, temperature: float) -> dict[str, Any]:
+    """ECE of the top-1 HS6 before/after temperature scaling and the coverage-accuracy table (calibrated)."""
+    from bacuda_research.hs.calibration import apply_temperature, coverage_table, ece
+
+    if len(df) == 0:
+        return {"metrics": {}, "coverage": []}
+    p = probs.numpy()
+    q = apply_temperature(p, temperature)
+    correct = np.asarray([nom.hs6[j] == c for j, c in zip(p.argmax(1).tolist(), df["hs6"])])
+    return {"metrics": {"ece_raw": round(ece(p.max(1), correct), 4), "ece": round(ece(q.max(1), correct), 4)},
+            "coverage": coverage_table(q.max(1), correct)}
+
+
+def per_language(probs: torch.Tensor, df: pd.DataFrame, nom: Nomenclature, prefix: str) -> dict[str, float]:
+    """``evaluate`` on each language's rows (``{prefix}/{lang}/...``)."""
+    out: dict[str, float] = {}
+    for lang in sorted(df["lang"].unique()):
+        m = (df["lang"] == lang).to_numpy()
+        out.update(evaluate(probs[torch.from_numpy(m)], df[m], nom, f"{prefix}/{lang}"))
+    return out
 
 
 def top_k_table(df: pd.DataFrame, probs: torch.Tensor, nom: Nomenclature, k: int = 5) -> pd.DataFrame:
@@ -199,12 +266,25 @@ def run_hs(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> Any:
         predict, fit_info = fit_baseline(cfg, nom, splits, train)
     fit_s = time.perf_counter() - t0
     metrics, extra = evaluate_all(predict, nom, splits, bench, run_dir, cfg.get("predictions_file"))
+    if kind == "transformer" and fit_info.get("checkpoint") and "calibration" in extra:
+        attach_calibration(Path(fit_info["checkpoint"]), extra["calibration"])
     metrics["train/n"] = float(len(train))
     metrics["train/hs6_classes"] = float(train["hs6"].nunique())
     metrics["test/hs6_seen_classes"] = metrics.get("test/hs6_classes", 0.0)
     metrics["time/fit_s"] = round(fit_s, 1)
     extra = {"hs": {"counts": counts, **fit_info, **extra}}
     return TaskResult(metrics=metrics, data_sha256=digest, extra=extra)
+
+
+def attach_calibration(ckpt: Path, calibration: dict[str, Any]) -> None:
+    """Store the validation-fitted temperature in the checkpoint's ``hs`` section (atomic rewrite):
+    ``bacuda-hs`` and exported bundles then report a calibrated ``confidence``."""
+    state = torch.load(str(ckpt), map_location="cpu", weights_only=True)
+    state["hs"]["calibration"] = dict(calibration)
+    tmp = ckpt.with_name(ckpt.name + ".tmp")
+    torch.save(state, str(tmp))
+    tmp.replace(ckpt)
+    log.info("calibration temperature %.3f stored in %s", calibration["temperature"], ckpt)
 
 
 def fit_baseline(cfg: DictConfig, nom: Nomenclature, splits: dict[str, pd.DataFrame], train: pd.DataFrame):

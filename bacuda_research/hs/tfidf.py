@@ -215,12 +215,37 @@ class LexicalFeaturizer:
         return self.rows(texts).to_scipy()
 
 
-def bag_sum(table: np.ndarray, x: SparseRows) -> np.ndarray:
-    """``EmbeddingBag(mode="sum")`` with per-sample weights: ``[B, D]`` rows ``sum_j data_j * table[indices_j]``."""
+def int8_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row symmetric int8 codes and float32 scales (``max |row| / 127``; 1 for a zero row)."""
+    table = np.asarray(table, dtype=np.float32)
+    scale = (np.abs(table).max(axis=1) / np.float32(127)).astype(np.float32)
+    scale[scale == 0] = 1
+    q = np.clip(np.rint(table / scale[:, None]), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def dequantize(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``q * scale`` in float32 (the values an int8-exact table holds, bit for bit)."""
+    return q.astype(np.float32) * scale[:, None]
+
+
+def bag_sum(table: np.ndarray, x: SparseRows, row_ids: np.ndarray | None = None,
+            scale: np.ndarray | None = None) -> np.ndarray:
+    """``EmbeddingBag(mode="sum")`` with per-sample weights: ``[B, D]`` rows ``sum_j data_j * table[indices_j]``.
+
+    ``row_ids`` (sorted bucket ids): ``table`` holds only those buckets' rows (a compact bundle
+    table); any other bucket's row is zero, so its n-grams add nothing. ``scale``: ``table`` is
+    int8 codes of rows ``q * scale`` (``int8_rows``), dequantised row by row as they are gathered.
+    """
+    if row_ids is not None:
+        pos = np.minimum(np.searchsorted(row_ids, x.indices), max(len(row_ids) - 1, 0))
+        hit = row_ids[pos] == x.indices if len(row_ids) else np.zeros(len(x.indices), bool)
+        x = SparseRows(x.indptr, pos.astype(np.int32), np.where(hit, x.data, 0).astype(np.float32), len(row_ids))
     out = np.zeros((x.n_rows, table.shape[1]), np.float32)
     lengths = np.diff(x.indptr)
     full = np.flatnonzero(lengths > 0)
     if full.size:
-        weighted = table[x.indices] * x.data.astype(np.float32)[:, None]
+        rows = table[x.indices] if scale is None else dequantize(table[x.indices], scale[x.indices])
+        weighted = rows * x.data.astype(np.float32)[:, None]
         out[full] = np.add.reduceat(weighted, x.indptr[:-1][full].astype(np.int64), axis=0)
     return out

@@ -120,7 +120,8 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
         train_dl = HSFeatureDataset(x_train, y_train, lexical=lex_train).loader(bs, shuffle=True, num_workers=nw)
         val_dl = HSFeatureDataset(x_val, y_val, lexical=lex_val).loader(1024, shuffle=False, num_workers=nw)
         if m.retrieval.weight > 0 or m.mixture.select_on_val:
-            module.set_index(x_train[torch.from_numpy(is_clean)], torch.as_tensor(y_train[is_clean, 2]))
+            module.set_index(x_train[torch.from_numpy(is_clean)], torch.as_tensor(y_train[is_clean, 2]),
+                             list(train["text"][is_clean]))
     else:
         collate = TextCollator(module.tokenizer_json, int(m.max_length), featurizer)
         train_dl = DataLoader(HSTextDataset(list(train["text"]), y_train), batch_size=bs, shuffle=True,
@@ -143,9 +144,14 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
         module.load_state_dict(state)
         log.info("best epoch checkpoint: %s (val/hs6/acc@1 %s)", best, callbacks[0].best_model_score)
     module.eval()
+    lexical_rows_kept = None
+    if module.model.lexical is not None and lex_train is not None:
+        lexical_rows_kept = prune_lexical(module.model.lexical.weight, lex_train.indices)
+        log.info("lexical bag: %d of %d rows used by training texts kept (others zeroed), int8 per-row precision",
+                 lexical_rows_kept, module.model.lexical.weight.shape[0])
     if (m.retrieval.weight > 0 or m.mixture.select_on_val) and not cached:
         x = embed_texts(module.model, module.tokenizer_json, list(train["text"][is_clean]), int(m.max_length))
-        module.set_index(x, torch.as_tensor(y_train[is_clean, 2]))
+        module.set_index(x, torch.as_tensor(y_train[is_clean, 2]), list(train["text"][is_clean]))
         texts_encoded += int(is_clean.sum())
     mixture = None
     if m.mixture.select_on_val and has_val:
@@ -175,8 +181,35 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
             "embed_s": round(embed_s, 1), "train_loop_s": round(fit_s, 1), "epochs_run": int(trainer.current_epoch),
             "checkpoint": str(model_path), "best_val_hs6_acc1": float(callbacks[0].best_model_score or 0.0),
             "lexical_features": int(module.lex_idf.shape[0]), "lexical_index_rows": int(module.lex_labels.shape[0]),
+            "lexical_bag_rows_kept": lexical_rows_kept,
             "mixture": mixture or {"weights": module.mix.tolist(), "chosen_on": None}}
     return predict, info
+
+
+@torch.no_grad()
+def prune_lexical(weight: torch.Tensor, used_ids: np.ndarray, precision: str = "int8") -> int:
+    """Zero the bag rows that no training text hashes to and round the rest to ``precision``.
+
+    Such rows never received a gradient: all they would add to an unseen n-gram at prediction is
+    their random initialisation (N(0, 0.02)). ``precision``: ``int8`` (each row becomes
+    ``q * scale`` with int8 ``q`` and one float32 ``scale``, ``tfidf.int8_rows``) or ``float16``.
+    The table can then be stored in a bundle as its used rows only, in that precision, and still
+    score exactly like the checkpoint; the evaluation after training measures this rounded model.
+    Returns the number of rows kept.
+    """
+    from bacuda_research.hs.tfidf import dequantize, int8_rows
+
+    keep = torch.zeros(weight.shape[0], dtype=torch.bool)
+    keep[torch.from_numpy(np.unique(np.asarray(used_ids)).astype(np.int64))] = True
+    weight[~keep] = 0
+    if precision == "int8":
+        q, scale = int8_rows(weight.detach().cpu().numpy())
+        weight.copy_(torch.from_numpy(dequantize(q, scale)))
+    elif precision == "float16":
+        weight.copy_(weight.half().float())
+    else:
+        raise ValueError(f"prune_lexical: precision {precision!r}, expected int8 or float16")
+    return int(keep.sum())
 
 
 @torch.no_grad()

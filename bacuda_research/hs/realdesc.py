@@ -1,0 +1,119 @@
+"""Real goods descriptions with HS codes: the packaged corpus, its fixed held-out split, overlap checks.
+
+The nomenclature teaches legal language; traders and shops write "2pk boys' regular leg school t"
+or "nyx pmu btr gls lp gls she gt". ``realdata/`` ships one openly licensed table of such texts
+(UK Online Trade Tariff parcel references, MIT; see ``realdata/CARD.md``). Any user table of
+``text, code[, lang]`` goes through the same path (``data.real.path``).
+
+The split is fixed (not seeded), so every model and every seed is scored on the same held-out rows:
+rows are grouped by the first word of their normalised text (a brand or product-line proxy: all
+"zw collection ..." or "boots ..." rows share a group; the file has no dates to split by time), and
+a group's md5 decides its part (``train`` / ``val`` / ``test`` by ``fractions``). Near-duplicates
+such as "lay s classic 32g" / "lay's classic 32g" thus never straddle the split. Rows whose label
+is not an HS 2022 subheading are dropped (counted); a text that appears with two different HS6
+codes is kept in training (both labels are real answers) but removed from val/test, where it
+would have no single right answer. Held-out rows whose normalised text equals any training text
+(the nomenclature's or the real corpus's) are removed and counted (``overlap``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from bacuda_research.hs.corpus import COLUMNS
+from bacuda_research.hs.nomenclature import Nomenclature, normalize_code
+from bacuda_research.hs.text import compose_input
+
+PACKAGED = Path(__file__).parent / "realdata" / "fpo_extra_references.csv"
+_NON_ALNUM = re.compile(r"[\W_]+")
+
+
+def dedup_key(text: str) -> str:
+    """Lower case, every run of punctuation/space one space: the key of exact-duplicate checks."""
+    return _NON_ALNUM.sub(" ", str(text).lower()).strip()
+
+
+def group_key(text: str) -> str:
+    """First three characters of the first word of ``dedup_key``, so that spelling variants of one
+    brand or product line ("lay's", "lay s", "lays") share a group."""
+    key = dedup_key(text)
+    return key.split(" ", 1)[0][:3] if key else ""
+
+
+def part_of(group: str, fractions: Sequence[float]) -> str:
+    """``train``/``val``/``test`` from an md5 of the group (stable across runs and machines)."""
+    u = int(hashlib.md5(group.encode("utf-8")).hexdigest()[:8], 16) / 2**32
+    if u < fractions[0]:
+        return "train"
+    return "val" if u < fractions[0] + fractions[1] else "test"
+
+
+def read_real(path: str | Path, nom: Nomenclature, text_col: str = "Goods Description",
+              code_col: str = "Commodity Code", lang_col: str | None = None, default_lang: str = "en",
+              stats: dict[str, int] | None = None) -> pd.DataFrame:
+    """``COLUMNS`` frame (``source="real"``, ``group`` = first-word group) of a (text, code) table.
+
+    Rows whose code is not digits (broken CSV lines upstream) or not an HS 2022 HS6 are dropped
+    and counted in ``stats``; exact (text, HS6) repeats are merged.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"real-description file not found: {path}")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for col in (text_col, code_col):
+        if col not in df.columns:
+            raise ValueError(f"{path}: column {col!r} not found in {list(df.columns)}")
+    langs = df[lang_col].str.lower() if lang_col and lang_col in df.columns else [default_lang] * len(df)
+    rows, bad_code, not_hs = [], 0, 0
+    for raw, code, lang in zip(df[text_col], df[code_col], langs):
+        digits = str(code).strip()
+        if not digits.isdigit() or len(digits) < 6:
+            bad_code += 1
+            continue
+        hs6 = normalize_code(digits)
+        if hs6 is None or not nom.contains(hs6):
+            not_hs += 1
+            continue
+        text = compose_input(raw)
+        if text:
+            rows.append((text, hs6[:2], hs6[:4], hs6, "real", lang, f"real:{group_key(raw)}"))
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    n = len(out)
+    out = out.assign(_k=out["text"].map(dedup_key)).drop_duplicates(["_k", "hs6"]).drop(columns="_k")
+    if stats is not None:
+        stats.update(real_rows_read=len(df), real_dropped_malformed_code=bad_code,
+                     real_dropped_code_not_hs2022=not_hs, real_duplicates_merged=n - len(out))
+    return out.reset_index(drop=True)
+
+
+def split_real(real: pd.DataFrame, fractions: Sequence[float], train_texts: Sequence[str] = (),
+               stats: dict[str, int] | None = None) -> dict[str, pd.DataFrame]:
+    """Fixed grouped split of ``read_real``'s frame, then the held-out overlap checks (see module doc).
+
+    ``train_texts``: every other training text (the nomenclature rows); a held-out row equal to one
+    of them (after ``dedup_key``) is removed.
+    """
+    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6:
+        raise ValueError(f"data.real.split_fractions={list(fractions)}: need three fractions summing to 1")
+    parts = real["group"].map(lambda g: part_of(g, fractions))
+    out = {name: real[parts == name].reset_index(drop=True) for name in ("train", "val", "test")}
+    keys = out["train"]["text"].map(dedup_key)
+    seen = set(keys) | {dedup_key(t) for t in train_texts}
+    for name in ("val", "test"):
+        df = out[name]
+        k = df["text"].map(dedup_key)
+        conflict = k.map(k.value_counts()) > 1  # one text, two HS6 answers
+        overlap = k.isin(seen)
+        out[name] = df[~conflict & ~overlap].reset_index(drop=True)
+        if stats is not None:
+            stats[f"real_{name}_dropped_conflicting_labels"] = int(conflict.sum())
+            stats[f"real_{name}_dropped_overlap_with_train"] = int((overlap & ~conflict).sum())
+    if stats is not None:
+        stats.update({f"real_{name}_rows": len(v) for name, v in out.items()})
+        stats["real_groups"] = int(real["group"].nunique())
+    return out

@@ -1,0 +1,40 @@
+"""Print the numbers of bacuda_research/hs/realdata/CARD.md: reading, split and overlap checks.
+
+    python scripts/hs_real_card.py            # needs the shared HS folder (BACUDA_SHARED_DIR or ../shared)
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+from bacuda_research.core.paths import shared_path
+from bacuda_research.hs.corpus import eu_cn_corpus, hs2022_corpus, load_benchmark
+from bacuda_research.hs.nomenclature import load_nomenclature
+from bacuda_research.hs.realdesc import PACKAGED, dedup_key, read_real, split_real
+
+
+def main() -> None:
+    hs = shared_path("data/hs")
+    nom = load_nomenclature(hs / "harmonized_system/harmonized-system.csv")
+    stats: dict[str, int] = {}
+    real = read_real(PACKAGED, nom, stats=stats)
+    parts = split_real(real, [0.6, 0.2, 0.2], stats=stats)
+    raw = PACKAGED.read_bytes()
+    print(f"file: {len(raw)} bytes, {len(gzip.compress(raw))} gzip, sha256 {hashlib.sha256(raw).hexdigest()}")
+    print("counts:", stats)
+    nom_keys = {dedup_key(t) for t in hs2022_corpus(nom)["text"]}
+    for lang in ("en", "fr"):
+        nom_keys |= {dedup_key(t) for t in eu_cn_corpus(hs / f"eu_cn_nomenclature_en_fr/nomenclature-{lang}.csv",
+                                                         nom, lang)["text"]}
+    bench = {dedup_key(t) for t in load_benchmark(hs / "hsclassify_micro_benchmark/benchmark_cases.csv", nom)["text"]}
+    print("| part | rows | HS6 | HS4 | HS2 | = nomenclature text | = smoke-set text |")
+    for name, df in parts.items():
+        keys = set(df["text"].map(dedup_key))
+        print(f"| {name} | {len(df)} | {df['hs6'].nunique()} | {df['hs4'].nunique()} | {df['hs2'].nunique()} "
+              f"| {len(keys & nom_keys)} | {len(keys & bench)} |")
+    print("HS2 of all kept rows:", real["hs2"].value_counts().head(8).to_dict())
+
+
+if __name__ == "__main__":
+    main()

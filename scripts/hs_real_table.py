@@ -1,0 +1,155 @@
+"""Real-description results page, generated from HS runs' report.json files (never typed by hand).
+
+    python scripts/hs_real_table.py experiments/hs/real/*/ --output experiments/hs/REAL.md
+
+Per run: the nomenclature held-out split (``test/``), the real-description held-out set (``real/``,
+per language) and the 78-case smoke set per language, top-1 and top-5 at HS2/HS4/HS6; then the
+calibration (temperature fitted on val, ECE before/after) and the coverage-accuracy tables
+(accuracy of the top-1 answers kept when only the most confident share is answered). Runs whose
+name contains ``zeroshot`` come first (the baseline row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bacuda_research.core.io import write_text
+
+LEVELS = [("hs2", 1), ("hs2", 5), ("hs4", 1), ("hs4", 5), ("hs6", 1), ("hs6", 5)]
+SMOKE_LANGS = ["en", "th", "vi", "zh"]
+
+
+def _pct(m: dict, key: str) -> str:
+    v = m.get(key)
+    return "" if v is None else f"{100 * v:.1f}"
+
+
+def load(dirs: list[Path]) -> list[dict]:
+    out = []
+    for d in dirs:
+        p = d / "report.json"
+        if not (d / "DONE").is_file() or not p.is_file():
+            print(f"skip {d}: no DONE/report.json", file=sys.stderr)
+            continue
+        r = json.loads(p.read_text())
+        r["_name"] = d.name
+        rescore = d / "rescore.json"  # scripts/hs_rescore.py: calibration refit (and the int8 table)
+        if rescore.is_file():
+            r["_rescore"] = json.loads(rescore.read_text())
+        out.append(r)
+    return sorted(out, key=lambda r: (0 if "zeroshot" in r["_name"] else 1 if "knn" in r["_name"] else 2, r["_name"]))
+
+
+def accuracy_table(reports: list[dict], prefix: str, title: str) -> list[str]:
+    head = " | ".join(f"{lv.upper()}@{k}" for lv, k in LEVELS)
+    lines = [f"### {title}", "", f"| run | n | {head} |", "|---|---|" + "---|" * len(LEVELS)]
+    for r in reports:
+        m = r["metrics"]
+        n = m.get(f"{prefix}/n")
+        cells = " | ".join(_pct(m, f"{prefix}/{lv}/acc@{k}") for lv, k in LEVELS)
+        lines.append(f"| {r['_name']} | {'' if n is None else int(n)} | {cells} |")
+    return lines + [""]
+
+
+def real_languages(reports: list[dict]) -> list[str]:
+    langs = sorted({k.split("/")[1] for r in reports for k in r["metrics"]
+                    if k.startswith("real/") and k.endswith("/n") and k.count("/") == 2})
+    return langs
+
+
+def smoke_table(reports: list[dict]) -> list[str]:
+    lines = ["### 78-case smoke set per language (HS2@1 / HS4@1 / HS4@5 / HS6@1 / HS6@5; never trained or tuned on)", "",
+             "| run | " + " | ".join(SMOKE_LANGS) + " |", "|---|" + "---|" * len(SMOKE_LANGS)]
+    for r in reports:
+        m = r["metrics"]
+        cells = [" / ".join(_pct(m, f"bench/{lg}/{k}") for k in ("hs2/acc@1", "hs4/acc@1", "hs4/acc@5", "hs6/acc@1",
+                                                                 "hs6/acc@5"))
+                 for lg in SMOKE_LANGS]
+        lines.append(f"| {r['_name']} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _calibration(r: dict) -> tuple[dict, dict, dict, str]:
+    """(calibration, {split: {ece_raw, ece}}, {split: coverage rows}, mark) of a run, rescored if it was."""
+    if "_rescore" in r:
+        x = r["_rescore"]
+        return x["calibration"], x["ece"], x["coverage"], " (rescored)"
+    m = r["metrics"]
+    ece = {s: {"ece_raw": m.get(f"{s}/ece_raw"), "ece": m.get(f"{s}/ece")} for s in ("val", "test", "real")}
+    return r.get("hs", {}).get("calibration") or {}, ece, r.get("hs", {}).get("coverage", {}), ""
+
+
+def calibration_tables(reports: list[dict]) -> list[str]:
+    lines = ["## Calibration (one temperature; ECE of the top-1 confidence, 15 bins)", "",
+             "Runs marked (rescored): `python scripts/hs_rescore.py RUN --int8 --write-calibration --output "
+             "RUN/rescore.json` refitted their temperature with today's rule (Brier score on the real-description "
+             "validation rows; they were trained with a log-likelihood fit on all validation rows).", "",
+             "| run | T (fitted on) | val ECE raw -> cal | test ECE raw -> cal | real ECE raw -> cal |",
+             "|---|---|---|---|---|"]
+    for r in reports:
+        cal, ece, _, mark = _calibration(r)
+        cells = [f"{(ece.get(s) or {}).get('ece_raw', float('nan')):.3f} -> {(ece.get(s) or {}).get('ece', float('nan')):.3f}"
+                 for s in ("val", "test", "real")]
+        lines.append(f"| {r['_name']}{mark} | {cal.get('temperature', float('nan')):.3f} ({cal.get('fitted_on', '')}) | "
+                     + " | ".join(cells) + " |")
+    lines.append("")
+    for split, what in (("real", "real-description held-out set"), ("test", "nomenclature held-out split")):
+        runs = [(r, _calibration(r)[2].get(split)) for r in reports]
+        runs = [(r, rows) for r, rows in runs if rows]
+        if not runs:
+            continue
+        lines += [f"### Coverage-accuracy, {what} (calibrated top-1 confidence)", ""]
+        covs = [row["coverage"] for row in runs[0][1]]
+        lines += ["| run | " + " | ".join(f"{100 * c:.0f}%" for c in covs) + " |", "|---|" + "---|" * len(covs)]
+        for r, rows in runs:
+            by = {row["coverage"]: row for row in rows}
+            cells = [f"{100 * by[c]['accuracy']:.1f} (>= {by[c]['threshold']:.2f})" if c in by else "" for c in covs]
+            lines.append(f"| {r['_name']} | " + " | ".join(cells) + " |")
+        lines += ["", "Cells: HS6@1 accuracy of the kept rows at that coverage (the confidence threshold that keeps "
+                  "them: an `--abstain-below` value).", ""]
+    int8 = [r for r in reports if "int8" in r.get("_rescore", {})]
+    if int8:
+        lines += ["## Lexical table rounded to int8 (same checkpoint otherwise)", "",
+                  "| run | max abs change of any accuracy | real HS6@1 before -> after | test HS6@1 before -> after |",
+                  "|---|---|---|---|"]
+        for r in int8:
+            a, b = r["_rescore"]["accuracy"], r["_rescore"]["int8"]["accuracy"]
+            lines.append(f"| {r['_name']} | {100 * r['_rescore']['int8']['max_abs_change']:.2f} pt | "
+                         f"{100 * a['real/hs6/acc@1']:.1f} -> {100 * b['real/hs6/acc@1']:.1f} | "
+                         f"{100 * a['test/hs6/acc@1']:.1f} -> {100 * b['test/hs6/acc@1']:.1f} |")
+        lines.append("")
+    return lines
+
+
+def render(reports: list[dict]) -> str:
+    lines = ["# HS classification on real goods descriptions", "",
+             "Generated by `python scripts/hs_real_table.py experiments/hs/real/*/ --output experiments/hs/REAL.md` "
+             "from each run's `report.json`; percentages. Commands of the runs: `experiments/hs/README.md`.", ""]
+    lines += accuracy_table(reports, "real", "Real-description held-out set (all languages)")
+    for lg in real_languages(reports):
+        lines += accuracy_table(reports, f"real/{lg}", f"Real-description held-out set, language `{lg}`")
+    lines += accuracy_table(reports, "test", "Nomenclature held-out split (EU CN goods-code groups, HS6 seen in training)")
+    lines += smoke_table(reports)
+    lines += calibration_tables(reports)
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--output", type=Path, required=True)
+    args = p.parse_args(argv)
+    reports = load(args.runs)
+    if not reports:
+        print("no finished runs", file=sys.stderr)
+        return 1
+    write_text(args.output, render(reports))
+    print(f"{len(reports)} runs -> {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -201,3 +201,51 @@ def test_smoke_every_simple_strategy(tmp_path, strategy):
     assert rec["summary"]["norm_precision@last13"] == pytest.approx(weeks["norm_precision"].tail(13).mean())
     sel = pd.read_parquet(run / "selections.parquet")
     assert set(sel.columns) == {"week", "row", "part"} and sel["row"].dtype.kind == "i"
+
+
+# -- DATE-based strategies ----------------------------------------------------------------------------
+DATE_SMALL = ("date.xgb.n_estimators=8", "date_fit.epochs=1", "date_fit.batch_size=1024", "date.net.dim=8",
+              "date.net.heads=2", "simulation.weeks=4")
+
+
+@pytest.mark.parametrize("strategy", ["date_badge", "date_gate"])
+def test_date_hybrids_share_one_fit_per_week(tmp_path, strategy, monkeypatch):
+    from bacuda_research.simulation import date_fit
+
+    fits = []
+    orig = date_fit.WeeklyDATE._fit_predict
+    monkeypatch.setattr(date_fit.WeeklyDATE, "_fit_predict", lambda self, ctx: fits.append(ctx.week) or orig(self, ctx))
+    rec = run_sim(tmp_path, f"strategy={strategy}", *DATE_SMALL)
+    weeks = pd.read_csv(tmp_path / "run" / "weeks.csv")
+    assert fits == list(range(len(weeks)))  # one DATE fit per week, whatever the parts
+    assert {"date/k", f"{strategy.split('_')[1]}/k"} <= set(weeks.columns)
+    if strategy == "date_gate":
+        assert set(weeks["gate"]) <= {0, 1}
+    assert rec["finished"]
+
+
+def test_pure_explorers_and_the_gradient_embedding():
+    from bacuda_research.simulation.explore import gradient_embedding, kmeans_pp_seeds, uncertainty
+
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(50, 4))
+    p = rng.random(50)
+    g = gradient_embedding(p, h)
+    assert g.shape == (50, 8)
+    # pseudo-label c = 1[p >= 0.5]: the block of the other class carries -(p or 1-p) h
+    i = int(np.argmax(p))
+    assert np.allclose(g[i, :4], -(1 - p[i]) * h[i]) and np.allclose(g[i, 4:], (1 - p[i]) * h[i])
+    assert np.allclose(uncertainty(np.array([0.5, 0.0, 1.0])), [1.0, 0.1, 0.1])
+    seeds = kmeans_pp_seeds(g, 20, rng)
+    assert len(set(seeds.tolist())) == 20 and seeds[0] == int(np.argmax((g ** 2).sum(1)))
+    assert len(set(kmeans_pp_seeds(np.zeros((30, 2)), 10, rng).tolist())) == 10  # degenerate: filled at random
+
+
+def test_warm_start_resumes_identically(tmp_path):
+    warm = ("strategy=date_random", "date_fit.warm_start=true", "date_fit.xgb_refresh_every=2",
+            "date_fit.warm_epochs=1", *DATE_SMALL, "simulation.weeks=5")
+    run_sim(tmp_path, *warm, name="whole")
+    run_sim(tmp_path, *warm, "simulation.max_weeks_this_call=3", name="parts")
+    assert (tmp_path / "parts" / "model").is_dir() and len(list((tmp_path / "parts" / "model").glob("*.safetensors"))) == 1
+    run_sim(tmp_path, *warm, name="parts")
+    assert (tmp_path / "whole" / "weeks.csv").read_bytes() == (tmp_path / "parts" / "weeks.csv").read_bytes()

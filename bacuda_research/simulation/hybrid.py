@@ -75,6 +75,12 @@ class Hybrid(Strategy):
         for p in self.parts:
             p.observe(feedback)
 
+    def log(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for p in self.parts:
+            out.update(p.log())
+        return out
+
     def state_dict(self) -> dict[str, Any]:
         return {"parts": [p.state_dict() for p in self.parts]}
 

@@ -18,7 +18,9 @@ MODEL_KEYS = {"xgboost": ("xgb",), "xgb_lr": ("xgb", "lr"), "largest": ("by",)}
 
 
 def _builders() -> dict[str, Callable[..., Strategy]]:
-    return dict(BASIC)
+    from bacuda_research.simulation.explore import BUILDERS as DATE_BASED
+
+    return {**BASIC, **DATE_BASED}
 
 
 def needs_date(spec: Mapping[str, Any]) -> bool:

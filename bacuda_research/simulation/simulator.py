@@ -101,6 +101,8 @@ class Simulator:
                           valid=labeled_split(data, features, valid_rows, fit=False),
                           batch=batch_view(data, features, batch_rows), features=features,
                           has_revenue=data.oracle.has_revenue, threads=self.threads)
+        in_window = np.flatnonzero((dates >= np.datetime64(w["valid_start"])) & (dates < np.datetime64(w["test_start"])))
+        ctx.window_X = lambda: batch_view(data, features, in_window).X
         if self.date_factory is not None:
             ctx.date = lambda: self.date_factory(ctx)
         clock["features_s"] = time.perf_counter() - t0
@@ -148,10 +150,10 @@ class Simulator:
             if col in self.data.frame:
                 row[name] = int(pd.unique(self.data.frame[col].to_numpy()[inspected]).size)
         row.update(self.strategy.log())
-        if len(parts) > 1:  # a hybrid: each part's share of the selection
-            for tag, pos in parts.items():
-                sub = self.data.oracle.subset_score(batch_rows[pos])
-                row.update({f"{tag}/{m}": v for m, v in sub.items()})
+        for tag in getattr(self.strategy, "tags", ()):  # a mixer: each part's share (k = 0 when skipped)
+            pos = parts.get(tag, np.zeros(0, dtype=np.int64))
+            sub = self.data.oracle.subset_score(batch_rows[pos])
+            row.update({f"{tag}/{m}": v for m, v in sub.items()})
         return row
 
 

@@ -38,6 +38,9 @@ class WeekContext:
     threads: int | None = None
     # the week's shared model outputs (one DATE fit per week for every DATE-based strategy)
     date: Callable[[], Any] | None = None
+    # features of every declaration of the validation window, inspected or not (no labels): the
+    # unbiased reference of the drift score
+    window_X: Callable[[], np.ndarray] | None = None
     shared: dict[str, Any] = field(default_factory=dict)
 
     def rng(self, tag: str) -> np.random.Generator:

@@ -179,6 +179,12 @@ def test_resume_after_a_stop_gives_the_same_weeks(tmp_path):
     rec = run_sim(tmp_path, "strategy=xgb_random", "simulation.max_weeks_this_call=2", name="parts")
     assert not rec["finished"] and not (tmp_path / "parts" / "DONE").exists()
     run_sim(tmp_path, "strategy=xgb_random", "simulation.max_weeks_this_call=1", name="parts")
+    # a kill between writing a week's files and its state.json: those rows are not committed
+    parts = tmp_path / "parts"
+    weeks = pd.read_csv(parts / "weeks.csv")
+    pd.concat([weeks, weeks.tail(1).assign(week=3, norm_precision=0.123)]).to_csv(parts / "weeks.csv", index=False)
+    sel = pd.read_parquet(parts / "selections.parquet")
+    pd.concat([sel, sel.tail(5).assign(week=3)]).to_parquet(parts / "selections.parquet", index=False)
     run_sim(tmp_path, "strategy=xgb_random", name="parts")
     assert (tmp_path / "parts" / "DONE").exists()
     assert (tmp_path / "whole" / "weeks.csv").read_bytes() == (tmp_path / "parts" / "weeks.csv").read_bytes()

@@ -58,7 +58,9 @@ class RunFolder:
         sel_path = self.file("selections.parquet")
         sel = pd.read_parquet(sel_path) if sel_path.exists() else empty_selections()
         keep = lambda rows: [r for r in rows if int(r["week"]) < weeks_done]  # noqa: E731
-        return keep(weeks), sel[sel["week"] < weeks_done].reset_index(drop=True), keep(timings)
+        sel = sel[sel["week"] < weeks_done].reset_index(drop=True)
+        sel = sel.astype({"week": np.int32, "row": np.int64, "part": str})
+        return keep(weeks), sel, keep(timings)
 
     def commit(self, weeks: list[dict], selections: pd.DataFrame, timings: list[dict],
                state: Mapping[str, Any]) -> None:

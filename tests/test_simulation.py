@@ -19,7 +19,8 @@ SMALL = ("data=synthetic", "data.synthetic.rows=3000", "data.synthetic.days=90",
 def compose_sim(*overrides: str):
     from bacuda_research.core.config import compose
 
-    return compose([*SMALL, *overrides], config_name="simulate")
+    base = [o for o in SMALL if not o.startswith("data")] if any(o.startswith("data=") for o in overrides) else SMALL
+    return compose([*base, *overrides], config_name="simulate")
 
 
 def run_sim(tmp_path, *overrides: str, name: str = "run"):
@@ -255,3 +256,20 @@ def test_warm_start_resumes_identically(tmp_path):
     assert (tmp_path / "parts" / "model").is_dir() and len(list((tmp_path / "parts" / "model").glob("*.safetensors"))) == 1
     run_sim(tmp_path, *warm, name="parts")
     assert (tmp_path / "whole" / "weeks.csv").read_bytes() == (tmp_path / "parts" / "weeks.csv").read_bytes()
+
+
+# -- data without revenue (KCS) ----------------------------------------------------------------------
+@pytest.mark.shared
+def test_kcs_without_revenue_and_with_empty_weeks(tmp_path):
+    """KCS has no revenue column: no revenue metric is written, bATE/gATE run on the rest. With the
+    first rows of each file only, the data has gaps: weeks without declarations are logged, k = 0."""
+    from conftest import shared_file
+
+    shared_file("data/kcs-synthetic/df_syn_train_eng.csv")
+    overrides = ("data=kcs", "data.max_rows=3000", "strategy=date_gate", "simulation.history_days=14",
+                 "simulation.valid_length=7", "simulation.weeks=4", *DATE_SMALL[:-1])
+    rec = run_sim(tmp_path, *overrides)
+    weeks = pd.read_csv(tmp_path / "run" / "weeks.csv")
+    assert not rec["revenue"] and not [c for c in weeks.columns if "revenue" in c]
+    assert "norm_precision" in weeks and "norm_revenue@last13" not in rec["summary"]
+    assert (weeks["n_batch"] == 0).any() and (weeks.loc[weeks["n_batch"] == 0, "k"] == 0).all()

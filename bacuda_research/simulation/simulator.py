@@ -95,32 +95,26 @@ class Simulator:
                                     & (dates < np.datetime64(w["valid_start"])))
         valid_rows = np.flatnonzero(self.labeled & (dates >= np.datetime64(w["valid_start"]))
                                     & (dates < np.datetime64(w["test_start"])))
-        seed = week_seed(self.seed, t)
-        features = data.make_features(self.features_cfg, seed)
-        ctx = WeekContext(week=t, seed=seed, train=labeled_split(data, features, train_rows, fit=True),
-                          valid=labeled_split(data, features, valid_rows, fit=False),
-                          batch=batch_view(data, features, batch_rows), features=features,
-                          has_revenue=data.oracle.has_revenue, threads=self.threads)
-        in_window = np.flatnonzero((dates >= np.datetime64(w["valid_start"])) & (dates < np.datetime64(w["test_start"])))
-        ctx.window_X = lambda: batch_view(data, features, in_window).X
-        if self.date_factory is not None:
-            ctx.date = lambda: self.date_factory(ctx)
-        clock["features_s"] = time.perf_counter() - t0
         k = budget(len(batch_rows), float(self.plan[t]))
-        t0 = time.perf_counter()
-        self.strategy.fit(ctx)
-        clock["fit_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        parts = self.strategy.select(ctx, k, np.ones(len(batch_rows), dtype=bool)) if k else {}
-        clock["select_s"] = time.perf_counter() - t0
+        ctx, parts = None, {}
+        if k:  # a week without declarations (a gap in the data) is logged with k = 0, nothing fitted
+            ctx = self._context(t, w, train_rows, valid_rows, batch_rows)
+            clock["features_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            self.strategy.fit(ctx)
+            clock["fit_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            parts = self.strategy.select(ctx, k, np.ones(len(batch_rows), dtype=bool))
+            clock["select_s"] = time.perf_counter() - t0
         chosen = check_selection(parts, k, len(batch_rows))
         t0 = time.perf_counter()
         sel_rows = batch_rows[chosen]
         self.data.oracle.reveal(sel_rows)
         self.labeled[sel_rows] = True
         metrics = self.data.oracle.score(batch_rows, sel_rows)
-        self.strategy.observe(metrics)
-        row = self._row(t, w, metrics, ctx, parts, batch_rows)
+        if k:
+            self.strategy.observe(metrics)
+        row = self._row(t, w, metrics, parts, batch_rows, (len(train_rows), len(valid_rows)), logged=bool(k))
         clock["evaluate_s"] = time.perf_counter() - t0
         new = pd.DataFrame({"week": np.full(len(chosen), t, dtype=np.int32), "row": sel_rows,
                             "part": np.concatenate([[tag] * len(p) for tag, p in parts.items()]) if parts else []})
@@ -134,11 +128,27 @@ class Simulator:
         log.info("week %d (%s): k=%d/%d  norm_precision=%.3f", t, w["test_start"].date(), len(chosen),
                  len(batch_rows), metrics.get("norm_precision", float("nan")))
 
-    def _row(self, t: int, w: Mapping[str, pd.Timestamp], metrics: Mapping[str, float], ctx: WeekContext,
-             parts: Mapping[str, np.ndarray], batch_rows: np.ndarray) -> dict[str, Any]:
-        """The week's row of ``weeks.csv``."""
+    def _context(self, t: int, w: Mapping[str, pd.Timestamp], train_rows: np.ndarray, valid_rows: np.ndarray,
+                 batch_rows: np.ndarray) -> WeekContext:
+        """The week's features (refitted on the labeled training window) and what strategies see."""
+        data, dates, seed = self.data, self.data.dates, week_seed(self.seed, t)
+        features = data.make_features(self.features_cfg, seed)
+        ctx = WeekContext(week=t, seed=seed, train=labeled_split(data, features, train_rows, fit=True),
+                          valid=labeled_split(data, features, valid_rows, fit=False),
+                          batch=batch_view(data, features, batch_rows), features=features,
+                          has_revenue=data.oracle.has_revenue, threads=self.threads)
+        in_window = np.flatnonzero((dates >= np.datetime64(w["valid_start"])) & (dates < np.datetime64(w["test_start"])))
+        ctx.window_X = lambda: batch_view(data, features, in_window).X
+        if self.date_factory is not None:
+            ctx.date = lambda: self.date_factory(ctx)
+        return ctx
+
+    def _row(self, t: int, w: Mapping[str, pd.Timestamp], metrics: Mapping[str, float],
+             parts: Mapping[str, np.ndarray], batch_rows: np.ndarray, sizes: tuple[int, int],
+             logged: bool) -> dict[str, Any]:
+        """The week's row of ``weeks.csv`` (``logged``: with the strategy's own columns)."""
         row: dict[str, Any] = {"week": t, "test_start": str(w["test_start"].date()), "rate": float(self.plan[t]),
-                               **metrics, "n_train": len(ctx.train.frame), "n_valid": len(ctx.valid.frame)}
+                               **metrics, "n_train": sizes[0], "n_valid": sizes[1]}
         prev = self.weeks[-1] if self.weeks else {}
         row["cum_inspected"] = prev.get("cum_inspected", 0) + metrics["k"]
         row["cum_frauds"] = prev.get("cum_frauds", 0.0) + metrics["frauds_found"]
@@ -149,7 +159,8 @@ class Simulator:
         for name, col in CUMULATIVE:
             if col in self.data.frame:
                 row[name] = int(pd.unique(self.data.frame[col].to_numpy()[inspected]).size)
-        row.update(self.strategy.log())
+        if logged:
+            row.update(self.strategy.log())
         for tag in getattr(self.strategy, "tags", ()):  # a mixer: each part's share (k = 0 when skipped)
             pos = parts.get(tag, np.zeros(0, dtype=np.int64))
             sub = self.data.oracle.subset_score(batch_rows[pos])

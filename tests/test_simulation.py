@@ -273,3 +273,16 @@ def test_kcs_without_revenue_and_with_empty_weeks(tmp_path):
     assert not rec["revenue"] and not [c for c in weeks.columns if "revenue" in c]
     assert "norm_precision" in weeks and "norm_revenue@last13" not in rec["summary"]
     assert (weeks["n_batch"] == 0).any() and (weeks.loc[weeks["n_batch"] == 0, "k"] == 0).all()
+
+
+def test_compare_runs_table_and_plot(tmp_path):
+    from bacuda_research.simulation.compare import collect, overlay_plot, table, to_markdown
+
+    for seed in (0, 1):
+        run_sim(tmp_path, "strategy=random", f"seed={seed}", name=f"runs/random-s{seed}")
+    runs = collect(tmp_path / "runs")
+    tab = table(runs)
+    assert list(runs["seed"]) == [0, 1] and tab.loc["random", "runs"] == 2
+    assert tab.loc["random", "norm_precision@last13 mean"] == pytest.approx(runs["norm_precision@last13"].mean())
+    assert "| random | " in to_markdown(tab)
+    assert overlay_plot(runs, tmp_path / "overlay.png").stat().st_size > 0

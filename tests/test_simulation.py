@@ -286,3 +286,38 @@ def test_compare_runs_table_and_plot(tmp_path):
     assert tab.loc["random", "norm_precision@last13 mean"] == pytest.approx(runs["norm_precision@last13"].mean())
     assert "| random | " in to_markdown(tab)
     assert overlay_plot(runs, tmp_path / "overlay.png").stat().st_size > 0
+
+
+def test_every_strategy_and_plan_config_composes_and_builds():
+    from pathlib import Path
+
+    from hydra.errors import ConfigCompositionException
+
+    from bacuda_research.core.paths import CONF_DIR
+    from bacuda_research.simulation.app import strategy_spec
+    from bacuda_research.simulation.registry import build_strategy
+
+    for f in sorted((Path(CONF_DIR) / "strategy").glob("*.yaml")):
+        cfg = compose_sim(f"strategy={f.stem}")
+        assert cfg.strategy.name == f.stem
+        assert build_strategy(strategy_spec(cfg)).name == f.stem
+    for f in sorted((Path(CONF_DIR) / "plan").glob("*.yaml")):
+        p = compose_sim(f"plan={f.stem}").plan
+        assert len(inspection_plan(p.kind, 5, p.initial_rate, p.final_rate, p.decay_weeks, p.rates)) == 5
+    with pytest.raises(ConfigCompositionException):
+        compose_sim("simulation.no_such_key=1")
+    with pytest.raises(ValueError, match="strategy.kind"):
+        build_strategy({"kind": "nope"})
+
+
+def test_unknown_strategy_settings_are_errors():
+    from bacuda_research.simulation.registry import build_strategy
+
+    with pytest.raises(ValueError, match="unknown settings"):
+        build_strategy({"kind": "xgboost", "n_estimators": 5})
+    with pytest.raises(ValueError, match="unknown settings"):
+        build_strategy({"kind": "hybrid", "parts": [{"kind": "gate", "weight": 1.0, "thetta": 0.2}]})
+    with pytest.raises(ValueError, match="unknown settings"):
+        build_strategy({"kind": "adapt", "parts": [{"kind": "random"}, {"kind": "random"}], "drift": {"proj": 3}})
+    with pytest.raises(TypeError):
+        build_strategy({"kind": "apt", "parts": [{"kind": "random"}, {"kind": "random"}], "bandit": {"lrate": 1}})

@@ -15,6 +15,14 @@ from bacuda_research.simulation.strategies import BUILDERS as BASIC, Strategy
 MIXERS = ("hybrid", "apt", "adapt")
 DATE_KINDS = ("date", "badge", "bate", "gate")
 MODEL_KEYS = {"xgboost": ("xgb",), "xgb_lr": ("xgb", "lr"), "largest": ("by",)}
+# the settings each kind reads (anything else in a strategy config is an error)
+SETTINGS = {
+    "random": (), "risky": (), "largest": ("by",), "xgboost": ("xgb",), "xgb_lr": ("xgb", "lr"),
+    "date": (), "badge": (), "bate": (), "gate": ("theta",), "hybrid": ("parts",),
+    "apt": ("parts", "arms", "bandit"),
+    "adapt": ("parts", "arms", "bandit", "drift", "mixing", "balance_width", "reinit_threshold"),
+}
+DRIFT_KEYS = ("reference", "projections", "max_points")
 
 
 def _builders() -> dict[str, Callable[..., Strategy]]:
@@ -35,6 +43,11 @@ def build_strategy(spec: Mapping[str, Any], models: Mapping[str, Any] | None = N
     kind = spec.pop("kind", None)
     name = spec.pop("name", None) or kind
     spec.pop("weight", None)
+    if kind not in SETTINGS:
+        raise ValueError(f"strategy.kind={kind!r}: expected one of {sorted(SETTINGS)}")
+    unknown = sorted(set(spec) - set(SETTINGS[kind])) + sorted(set(spec.get("drift") or {}) - set(DRIFT_KEYS))
+    if unknown:
+        raise ValueError(f"strategy {name} (kind {kind}): unknown settings {unknown}; it reads {list(SETTINGS[kind])}")
     if kind in MIXERS:
         parts = [dict(p) for p in spec.pop("parts", None) or []]
         subs = [build_strategy(p, models) for p in parts]
@@ -45,8 +58,6 @@ def build_strategy(spec: Mapping[str, Any], models: Mapping[str, Any] | None = N
 
         return build_adaptive(kind, name, subs, weights, **spec)
     builders = _builders()
-    if kind not in builders:
-        raise ValueError(f"strategy.kind={kind!r}: expected one of {sorted([*builders, *MIXERS])}")
     settings = {k: models[k] for k in MODEL_KEYS.get(kind, ()) if k in models}
     settings.update(spec)
     return builders[kind](name, **settings)

@@ -84,6 +84,7 @@ class ADAPT(APT):
                  arms: int = 21, drift: Mapping[str, Any] | None = None, mixing: str = "balance",
                  balance_width: int = 5, reinit_threshold: float = 0.25) -> None:
         super().__init__(name, parts, bandit, arms)
+        self.needs_features = True  # the drift score reads them
         if mixing not in MIXINGS:
             raise ValueError(f"strategy {name}: mixing={mixing!r}: expected one of {MIXINGS}")
         self.drift_cfg, self.mixing = dict(drift or {}), mixing

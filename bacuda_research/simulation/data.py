@@ -114,14 +114,21 @@ def history_mask(frame: pd.DataFrame, history: np.ndarray, masking: str, label_r
 
 
 def labeled_split(data: SimData, features, rows: np.ndarray, fit: bool) -> Split:
-    """Features (fitted on these rows when ``fit``) and revealed labels of labeled ``rows``."""
+    """Features (fitted on these rows when ``fit``; none when ``features`` is None) and revealed
+    labels of labeled ``rows``."""
     frame = data.labeled(rows)
+    if features is None:
+        return Split(frame=frame, X=np.zeros((len(frame), 0), np.float32),
+                     illicit=frame["illicit"].to_numpy(np.float32), revenue=frame["revenue"].to_numpy(np.float64))
     feats = features.fit_transform(frame) if fit else features.transform(frame)
     return Split(frame=feats, X=features.matrix(feats), illicit=feats["illicit"].to_numpy(np.float32),
                  revenue=feats["revenue"].to_numpy(np.float64))
 
 
 def batch_view(data: SimData, features, rows: np.ndarray) -> Batch:
-    """Features of the week's rows, label-free."""
+    """Features of the week's rows (none when ``features`` is None), label-free."""
+    if features is None:
+        frame = data.frame.iloc[rows].reset_index(drop=True)
+        return Batch(frame=frame, X=np.zeros((len(frame), 0), np.float32), rows=np.asarray(rows, dtype=np.int64))
     feats = features.transform(data.frame.iloc[rows])
     return Batch(frame=feats.reset_index(drop=True), X=features.matrix(feats), rows=np.asarray(rows, dtype=np.int64))

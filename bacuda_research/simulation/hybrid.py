@@ -50,6 +50,7 @@ class Hybrid(Strategy):
         self.tags = part_tags([p.name for p in parts])
         split_budget(1, self.weights)  # validates the weights
         self.uses_date = any(p.uses_date for p in parts)
+        self.needs_features = any(p.needs_features for p in parts)
 
     def fit(self, ctx: WeekContext) -> None:
         for p in self.parts:

@@ -132,7 +132,7 @@ class Simulator:
                  batch_rows: np.ndarray) -> WeekContext:
         """The week's features (refitted on the labeled training window) and what strategies see."""
         data, dates, seed = self.data, self.data.dates, week_seed(self.seed, t)
-        features = data.make_features(self.features_cfg, seed)
+        features = data.make_features(self.features_cfg, seed) if self.strategy.needs_features else None
         ctx = WeekContext(week=t, seed=seed, train=labeled_split(data, features, train_rows, fit=True),
                           valid=labeled_split(data, features, valid_rows, fit=False),
                           batch=batch_view(data, features, batch_rows), features=features,

@@ -52,6 +52,8 @@ class Strategy:
     """Base class: a strategy that selects nothing by itself (subclasses override ``select``)."""
 
     uses_date = False
+    # False: the strategy reads no feature (the week's features are then not computed)
+    needs_features = True
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -87,6 +89,8 @@ def top_k(scores: np.ndarray, k: int, available: np.ndarray, rng: np.random.Gene
 
 class RandomStrategy(Strategy):
     """k available declarations uniformly at random (the exploration baseline)."""
+
+    needs_features = False
 
     def select(self, ctx: WeekContext, k: int, available: np.ndarray) -> Selection:
         pos = np.flatnonzero(available)

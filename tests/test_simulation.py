@@ -215,20 +215,26 @@ DATE_SMALL = ("date.xgb.n_estimators=8", "date_fit.epochs=1", "date_fit.batch_si
               "date.net.heads=2", "simulation.weeks=4")
 
 
-@pytest.mark.parametrize("strategy", ["date_badge", "date_gate"])
-def test_date_hybrids_share_one_fit_per_week(tmp_path, strategy, monkeypatch):
+@pytest.mark.parametrize("strategy,extra", [("date_badge", ()), ("date_gate", ()),
+                                            ("date_bate", ("date.net.leaf_bias=true", "date.tree_init=true"))])
+def test_date_hybrids_share_one_fit_per_week(tmp_path, strategy, extra, monkeypatch):
     from bacuda_research.simulation import date_fit
 
     fits = []
     orig = date_fit.WeeklyDATE._fit_predict
     monkeypatch.setattr(date_fit.WeeklyDATE, "_fit_predict", lambda self, ctx: fits.append(ctx.week) or orig(self, ctx))
-    rec = run_sim(tmp_path, f"strategy={strategy}", *DATE_SMALL)
+    rec = run_sim(tmp_path, f"strategy={strategy}", *DATE_SMALL, *extra)
     weeks = pd.read_csv(tmp_path / "run" / "weeks.csv")
     assert fits == list(range(len(weeks)))  # one DATE fit per week, whatever the parts
     assert {"date/k", f"{strategy.split('_')[1]}/k"} <= set(weeks.columns)
     if strategy == "date_gate":
         assert set(weeks["gate"]) <= {0, 1}
     assert rec["finished"]
+
+
+def test_date_options_the_weekly_fit_does_not_implement_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="revenue_ranking"):
+        run_sim(tmp_path, "strategy=date", "date.revenue_ranking=expected", *DATE_SMALL)
 
 
 def test_pure_explorers_and_the_gradient_embedding():

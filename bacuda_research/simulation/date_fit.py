@@ -36,6 +36,18 @@ from bacuda_research.fraud.recipe import split_tensors
 log = logging.getLogger("bacuda_research")
 
 
+def unsupported_options(m: Mapping[str, Any]) -> list[str]:
+    """Options of ``date`` the weekly fit does not implement (set away from their defaults)."""
+    out = []
+    if int((m.get("xgb_revenue") or {}).get("n_estimators", 0) or 0):
+        out.append("xgb_revenue.n_estimators")
+    if m.get("revenue_ranking", "head") != "head":
+        out.append("revenue_ranking")
+    if (m.get("net") or {}).get("dense"):
+        out.append("net.dense")
+    return out
+
+
 @dataclass
 class DATEOutputs:
     """The week's DATE scores of the batch and its validation quality."""
@@ -80,6 +92,10 @@ class WeeklyDATE:
     """Fits DATE once per week (scratch or warm) and serves its batch outputs."""
 
     def __init__(self, model_cfg: Mapping[str, Any], fit_cfg: Mapping[str, Any], threads: int | None = None) -> None:
+        unsupported = unsupported_options(model_cfg)
+        if unsupported:
+            raise ValueError(f"the simulation's weekly DATE fit does not support date.{unsupported}: leave them at "
+                             "their defaults (xgb_revenue.n_estimators=0, revenue_ranking=head, net.dense=false)")
         self.mcfg, self.fit_cfg, self.threads = dict(model_cfg), dict(fit_cfg), threads
         self.week, self.out = None, None
         self.module: DATEModule | None = None
@@ -119,6 +135,11 @@ class WeeklyDATE:
         if not warm:
             self.module = self._new_module(mcfg, scale)
             self.scratch_week = ctx.week
+        if mcfg.get("tree_init") and refresh:  # the wide part starts at the tree stage's predictions
+            from bacuda_research.fraud.recipe import tree_init_values
+
+            stage = xgb_stage.TreeStage([self.booster], cols)
+            self.module.net.init_from_trees(*tree_init_values(stage, self.encoder, train.X, scale))
         else:
             self._grow(refresh)
             self.module.revenue_scale = scale

@@ -1,6 +1,6 @@
 """Per-run plots of a simulation (matplotlib, headless): written into ``<run>/plots/``.
 
-- ``weekly.png``: the normalised metrics each week with their 13-week moving average;
+- ``weekly.png``: norm_precision and norm_revenue each week with their 13-week moving average;
 - ``cumulative.png``: cumulative frauds found (and revenue, when the data has revenue);
 - ``exploration.png``: the exploration ratio used and the drift score (adaptive strategies);
 - ``arms.png``: the bandit's arm probabilities by week (a heatmap; adaptive strategies).
@@ -22,7 +22,8 @@ def moving_average(values: pd.Series, window: int = WINDOW) -> pd.Series:
 
 
 def write_plots(weeks: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
-    """Write the plots that apply to these weekly rows; returns their paths."""
+    """Write the plots that apply to these weekly rows (``weeks.csv`` alone decides them, so they
+    can be redrawn from a run folder); returns their paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,7 +44,8 @@ def write_plots(weeks: pd.DataFrame, out_dir: str | Path, title: str = "") -> li
 
     x = weeks["week"].to_numpy()
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    for i, col in enumerate(c for c in ("norm_precision", "norm_recall", "norm_revenue") if c in weeks):
+    # norm_recall is not drawn: it equals norm_precision whenever k declarations were inspected
+    for i, col in enumerate(c for c in ("norm_precision", "norm_revenue") if c in weeks):
         ax.plot(x, weeks[col], color=f"C{i}", alpha=0.35, lw=1)
         ax.plot(x, moving_average(weeks[col]), color=f"C{i}", lw=2, label=f"{col} ({WINDOW}-week mean)")
     ax.set(xlabel="week", ylabel="normalised metric", title=title, ylim=(0, 1.05))

@@ -2,6 +2,7 @@
 """Table and plot of finished simulation runs (mean +- sd over seeds of the last-13-week means).
 
     python scripts/simulation_table.py experiments/simulation/date_synthetic --out experiments/simulation/date_synthetic/results
+    python scripts/simulation_table.py ROOT --out PREFIX --redraw-plots     # also redraw each run's plots/
 
 Writes OUT.md, OUT.csv and OUT.png (each strategy's 13-week moving average of norm_precision over
 the weeks, mean over seeds with a +-1 sd band) and prints the Markdown. On date_synthetic the page
@@ -36,10 +37,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("root")
     ap.add_argument("--out", required=True, help="output prefix (OUT.md, OUT.csv, OUT.png)")
+    ap.add_argument("--redraw-plots", action="store_true",
+                    help="also redraw every run's plots/ from its weeks.csv with the current code")
     args = ap.parse_args()
     runs = collect(args.root)
     if runs.empty:
         sys.exit(f"{args.root}: no finished simulation run (no DONE)")
+    if args.redraw_plots:
+        import pandas as pd
+
+        from bacuda_research.simulation.plots import write_plots
+
+        for _, r in runs.iterrows():
+            weeks = pd.read_csv(f"{r['folder']}/weeks.csv")
+            write_plots(weeks, f"{r['folder']}/plots", title=f"{r['strategy']} on {r['data']} (seed {r['seed']})")
     tab = table(runs)
     data, plan = runs["data"].iloc[0], sorted(set(runs["plan"] + " " + runs["final_rate"].astype(str) + "%"))
     command = "python scripts/simulation_table.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])

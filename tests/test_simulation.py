@@ -327,3 +327,30 @@ def test_unknown_strategy_settings_are_errors():
         build_strategy({"kind": "adapt", "parts": [{"kind": "random"}, {"kind": "random"}], "drift": {"proj": 3}})
     with pytest.raises(TypeError):
         build_strategy({"kind": "apt", "parts": [{"kind": "random"}, {"kind": "random"}], "bandit": {"lrate": 1}})
+
+
+def test_the_weekly_date_fit_matches_the_training_recipe(tmp_path, compose_small):
+    """On the same splits, seed and settings, the simulation's scratch DATE fit scores the test rows
+    exactly as ``bacuda-train`` (fit_date) does: same XGBoost stage, vocabularies, batches, epochs."""
+    from omegaconf import OmegaConf
+    from sklearn.metrics import roc_auc_score
+
+    from bacuda_research.fraud.task import build_datamodule
+    from bacuda_research.run import run
+    from bacuda_research.simulation.data import Batch
+    from bacuda_research.simulation.date_fit import WeeklyDATE
+    from bacuda_research.simulation.strategies import WeekContext
+
+    small = ("model.xgb.n_estimators=10", "model.net.dim=8", "model.net.heads=2", "trainer.max_epochs=1",
+             "data.batch_size=512", "threads=1", "seed=0", "model.explain_top_k=0", "predictions_file=null")
+    cfg = compose_small(*small)
+    report = run(cfg, tmp_path / "train")
+    dm = build_datamodule(cfg)
+    dm.setup()
+    test = dm.splits["test"]
+    batch = Batch(frame=test.frame.drop(columns=["illicit", "revenue"]), X=test.X, rows=np.arange(len(test.X)))
+    ctx = WeekContext(week=0, seed=0, train=dm.splits["train"], valid=dm.splits["valid"], batch=batch,
+                      features=dm.features, has_revenue=True, threads=1)
+    fit = {"epochs": 1, "batch_size": 512, "patience": 3}
+    out = WeeklyDATE(OmegaConf.to_container(cfg.model, resolve=True), fit, threads=1).outputs(ctx)
+    assert roc_auc_score(test.illicit, out.logit) == pytest.approx(report["metrics"]["test/auc"], abs=1e-12)

@@ -135,14 +135,14 @@ class WeeklyDATE:
         if not warm:
             self.module = self._new_module(mcfg, scale)
             self.scratch_week = ctx.week
+        else:
+            self._grow(refresh)
+            self.module.revenue_scale = scale
         if mcfg.get("tree_init") and refresh:  # the wide part starts at the tree stage's predictions
             from bacuda_research.fraud.recipe import tree_init_values
 
             stage = xgb_stage.TreeStage([self.booster], cols)
             self.module.net.init_from_trees(*tree_init_values(stage, self.encoder, train.X, scale))
-        else:
-            self._grow(refresh)
-            self.module.revenue_scale = scale
         rows = train.frame.index.to_numpy(np.int64)
         epochs = int(f.get("warm_epochs", 2) if warm else f.get("epochs", 5))
         use = self._replay(rows, ctx) if warm else np.arange(len(rows))

@@ -48,6 +48,19 @@ class DATEModule(pl.LightningModule):
         leaves = leaves.int() if leaves.dtype in (torch.int8, torch.int16, torch.uint8) else leaves
         return self.net(leaves, batch["importer"], batch["item"], batch.get("dense"))
 
+    def loss(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The training loss of a batch, for loops outside Lightning (the simulation's weekly fits)."""
+        return self._losses(batch)[0]
+
+    @torch.no_grad()
+    def predict_with_hidden(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``predict_step``'s outputs plus the hidden vector ``h`` (B, dim) the heads read."""
+        leaves = batch["leaves"]
+        leaves = leaves.int() if leaves.dtype in (torch.int8, torch.int16, torch.uint8) else leaves
+        h, weights = self.net.embed(leaves, batch["importer"], batch["item"], batch.get("dense"))
+        logit, rev = self.net.heads(h, leaves)
+        return {"prob": torch.sigmoid(logit), "logit": logit, "rev": rev, "hidden": h}
+
     def _losses(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         logit, rev_score, _ = self(batch)
         cls_loss = F.binary_cross_entropy_with_logits(logit, batch["illicit"])

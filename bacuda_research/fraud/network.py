@@ -218,6 +218,24 @@ class DATE(nn.Module):
         score itself is returned because ranking by it breaks the ties that ReLU creates at 0 (the
         order of positive predictions is unchanged).
         """
+        h, weights = self.embed(leaves, importer, item, dense)
+        return (*self.heads(h, leaves), weights)
+
+    def heads(self, h: torch.Tensor, leaves: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shape: hidden (B, dim), leaves (B, T) -> illicit logit (B,), revenue score (B,)."""
+        out = torch.cat((self.cls_head(h), self.rev_head(h)), dim=-1)
+        if self.leaf_bias is not None:
+            out = out + self.leaf_bias(leaves).sum(dim=1)
+        logit, rev = out[:, 0], out[:, 1]
+        if self.revenue_head == "hurdle":
+            rev = torch.sigmoid(logit).detach() * F.softplus(rev)
+        return logit, rev
+
+    def embed(self, leaves: torch.Tensor, importer: torch.Tensor, item: torch.Tensor,
+              dense: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The hidden vector both heads read (after the hidden layer's LeakyReLU) and the leaf
+        attention weights. Shape: leaves (B, T), importer (B,), item (B,) -> (B, dim), (B, T).
+        The inspection-selection strategies (BADGE, bATE) use it as the declaration's embedding."""
         s = gather_rows(self.leaf_embedding.weight, leaves)
         if self.self_att is not None:
             s = self.norm(self.self_att(s))
@@ -230,11 +248,4 @@ class DATE(nn.Module):
         z = torch.cat((imp, itm, pooled), dim=-1) if self.fusion else pooled
         if self.dense is not None:
             z = torch.cat((z, F.leaky_relu(self.dense(dense))), dim=-1)
-        h = F.leaky_relu(self.hidden(F.leaky_relu(self.fusion_layer(z))))
-        out = torch.cat((self.cls_head(h), self.rev_head(h)), dim=-1)
-        if self.leaf_bias is not None:
-            out = out + self.leaf_bias(leaves).sum(dim=1)
-        logit, rev = out[:, 0], out[:, 1]
-        if self.revenue_head == "hurdle":
-            rev = torch.sigmoid(logit).detach() * F.softplus(rev)
-        return logit, rev, weights
+        return F.leaky_relu(self.hidden(F.leaky_relu(self.fusion_layer(z)))), weights

@@ -1,0 +1,82 @@
+"""Several finished simulation runs side by side: a table over seeds and overlaid weekly curves.
+
+``collect(root)`` reads every run folder below ``root`` that has ``DONE``; ``table`` gives, per
+strategy, the mean and standard deviation over seeds of the last-13-week means (the papers' number
+at the end of a run); ``overlay_plot`` draws each strategy's 13-week moving average of a weekly
+metric, mean over seeds with a +-1 sd band. Runs on different data (sha256) are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from bacuda_research.simulation.plots import moving_average
+
+METRICS = ("norm_precision@last13", "norm_revenue@last13", "norm_recall@last13")
+
+
+def collect(root: str | Path) -> pd.DataFrame:
+    """One row per finished run: strategy, seed, data, plan, folder and the summary."""
+    rows = []
+    for done in sorted(Path(root).rglob("DONE")):
+        folder = done.parent
+        rec = json.loads((folder / "simulation.json").read_text(encoding="utf-8"))
+        cfg = rec["config"]
+        rows.append({"strategy": cfg["strategy"]["name"], "seed": rec["seed"], "data": cfg["data"]["name"],
+                     "plan": cfg["plan"]["kind"], "final_rate": cfg["plan"]["final_rate"],
+                     "data_sha256": rec["data_sha256"], "folder": str(folder), **rec["summary"]})
+    df = pd.DataFrame(rows)
+    if len(df) and df["data_sha256"].nunique() > 1:
+        raise ValueError(f"{root}: runs on different data ({sorted(df['data_sha256'].unique())}); compare one dataset")
+    return df
+
+
+def table(runs: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
+    """Per strategy: mean, sd over seeds and number of runs of each metric present."""
+    present = [m for m in metrics if m in runs]
+    g = runs.groupby("strategy", sort=False)
+    out = pd.DataFrame({"runs": g.size()})
+    for m in present:
+        out[f"{m} mean"], out[f"{m} sd"] = g[m].mean(), g[m].std(ddof=1)
+    return out.sort_values(f"{present[0]} mean", ascending=False) if present else out
+
+
+def to_markdown(tab: pd.DataFrame) -> str:
+    """The table as Markdown with ``mean +- sd`` cells."""
+    metrics = [c[:-5] for c in tab.columns if c.endswith(" mean")]
+    lines = ["| strategy | " + " | ".join(metrics) + " | runs |", "|---" * (len(metrics) + 2) + "|"]
+    for name, r in tab.iterrows():
+        cells = [f"{r[m + ' mean']:.3f} ± {r[m + ' sd']:.3f}" if np.isfinite(r[m + " sd"]) else f"{r[m + ' mean']:.3f}"
+                 for m in metrics]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {int(r['runs'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def overlay_plot(runs: pd.DataFrame, path: str | Path, metric: str = "norm_precision", title: str = "") -> Path:
+    """Each strategy's 13-week moving average of ``metric`` (mean over seeds, +-1 sd band)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bacuda_research.core.io import atomic_path
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for i, (name, group) in enumerate(runs.groupby("strategy", sort=False)):
+        curves = [moving_average(pd.read_csv(Path(f) / "weeks.csv")[metric]) for f in group["folder"]]
+        n = min(len(c) for c in curves)
+        stack = np.vstack([c.to_numpy()[:n] for c in curves])
+        mean, sd = stack.mean(axis=0), stack.std(axis=0, ddof=1) if len(stack) > 1 else np.zeros(n)
+        ax.plot(np.arange(n), mean, color=f"C{i % 10}", label=f"{name} ({len(stack)})")
+        ax.fill_between(np.arange(n), mean - sd, mean + sd, color=f"C{i % 10}", alpha=0.15)
+    ax.set(xlabel="week", ylabel=f"{metric} (13-week moving average)", title=title, ylim=(0, 1.02))
+    ax.legend(fontsize=7, ncol=2)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)

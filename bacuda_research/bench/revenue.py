@@ -72,12 +72,7 @@ def rescore_run(run_dir: str | Path, cache_dir: str | None = None, threads: int 
     model.fit(dm.splits["train"])
     test = dm.splits["test"]
     scores = np.asarray(model.predict(test)[0], dtype=np.float64)
-    again = top_percent_metrics(scores, test.illicit, test.revenue, tuple(cfg.model.percents))
-    for key, value in again.items():
-        committed = rep["metrics"].get(f"test/{key}")
-        if committed is not None and not np.isclose(value, committed, rtol=0, atol=1e-12):
-            raise ValueError(f"{run_dir}: re-scored test/{key} = {value!r} but the report says {committed!r}; "
-                             "the recomputed scores are not the run's (threads or library versions?)")
+    _check_metrics(run_dir, rep, scores, (test.illicit, test.revenue), "test/", verb="re-scored")
     return {"scores": scores, "illicit": np.asarray(test.illicit, np.float64),
             "revenue": np.asarray(test.revenue, np.float64)}
 
@@ -105,12 +100,13 @@ def _checked_prefix(cfg: Mapping[str, Any], column: str) -> str | None:
 
 
 def _check_metrics(run_dir: str | Path, rep: Mapping[str, Any], scores: np.ndarray, labels: tuple[np.ndarray, ...],
-                   prefix: str) -> None:
+                   prefix: str, verb: str = "recomputed") -> None:
+    """Raise unless ``scores`` reproduce every ``<prefix><metric>`` of the run's report exactly."""
     again = top_percent_metrics(scores, *labels, tuple(rep["config"]["model"].get("percents", DEFAULT_PERCENTS)))
     for key, value in again.items():
         committed = rep["metrics"].get(f"{prefix}{key}")
         if committed is not None and not np.isclose(value, committed, rtol=0, atol=1e-12):
-            raise ValueError(f"{run_dir}: recomputed {prefix}{key} = {value!r} but the report says {committed!r}; "
+            raise ValueError(f"{run_dir}: {verb} {prefix}{key} = {value!r} but the report says {committed!r}; "
                              "the scores are not the run's (threads, library versions, or another test split?)")
 
 

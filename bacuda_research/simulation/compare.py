@@ -80,3 +80,27 @@ def overlay_plot(runs: pd.DataFrame, path: str | Path, metric: str = "norm_preci
         fig.savefig(tmp, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return Path(path)
+
+
+def end_plot(tab: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """End-of-run bars (``table``'s mean, +-1 sd over seeds): one panel per metric present."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bacuda_research.core.io import atomic_path
+
+    metrics = [c[:-5] for c in tab.columns if c.endswith(" mean") and not c.startswith("norm_recall")]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 0.35 * len(tab) + 1.2), squeeze=False)
+    y = np.arange(len(tab))
+    for ax, m in zip(axes[0], metrics):
+        ax.barh(y, tab[m + " mean"], xerr=tab[m + " sd"].fillna(0), color="C0", alpha=0.8, capsize=2)
+        ax.set(yticks=y, yticklabels=[f"{s} ({int(n)})" for s, n in zip(tab.index, tab["runs"])], xlabel=m,
+               xlim=(0, 1))
+        ax.invert_yaxis()
+    axes[0][0].set_title(title, fontsize=9, loc="left")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)

@@ -91,7 +91,7 @@ def end_plot(tab: pd.DataFrame, path: str | Path, title: str = "") -> Path:
 
     from bacuda_research.core.io import atomic_path
 
-    metrics = [c[:-5] for c in tab.columns if c.endswith(" mean") and not c.startswith("norm_recall")]
+    metrics = [c[:-5] for c in tab.columns if c.endswith(" mean") and c[:-5] in ("norm_precision@last13", "norm_revenue@last13")]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 0.35 * len(tab) + 1.2), squeeze=False)
     y = np.arange(len(tab))
     for ax, m in zip(axes[0], metrics):

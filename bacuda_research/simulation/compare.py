@@ -46,6 +46,18 @@ def table(runs: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     return out.sort_values(f"{present[0]} mean", ascending=False) if present else out
 
 
+
+def by_quarter(runs: pd.DataFrame, metric: str = "norm_precision") -> pd.DataFrame:
+    """Per strategy (rows) and calendar quarter of the screened week (columns): the mean of ``metric``
+    over the weeks of that quarter and over seeds. Shows whether a strategy ages as the data drifts."""
+    parts = []
+    for folder, name in zip(runs["folder"], runs["strategy"]):
+        w = pd.read_csv(Path(folder) / "weeks.csv", usecols=["test_start", metric])
+        parts.append(w.assign(strategy=name, quarter=pd.to_datetime(w["test_start"]).dt.to_period("Q").astype(str)))
+    long = pd.concat(parts, ignore_index=True)
+    order = list(dict.fromkeys(runs["strategy"]))
+    return long.pivot_table(index="strategy", columns="quarter", values=metric, aggfunc="mean").reindex(order)
+
 def to_markdown(tab: pd.DataFrame) -> str:
     """The table as Markdown with ``mean +- sd`` cells."""
     metrics = [c[:-5] for c in tab.columns if c.endswith(" mean")]

@@ -3,7 +3,10 @@
     python scripts/hs_real_table.py experiments/hs/real/*/ --output experiments/hs/REAL.md
 
 Per run: the nomenclature held-out split (``test/``), the real-description held-out set (``real/``,
-per language) and the 78-case smoke set per language, top-1 and top-5 at HS2/HS4/HS6; then the
+per language), the other-language EU CN texts of the held-out goods codes (``RUN/heldout_<lang>.json``
+of ``scripts/hs_heldout_lang.py``) and the 78-case smoke set per language, top-1 and top-5 at
+HS2/HS4/HS6, with a mean ± sd row (sample sd) for every recipe run with two or more seeds
+(folders ``NAME_sS``); then the
 calibration (temperature fitted on val, ECE before/after) and the coverage-accuracy tables
 (accuracy of the top-1 answers kept when only the most confident share is answered). Runs whose
 name contains ``zeroshot`` come first (the baseline row).
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -39,8 +44,32 @@ def load(dirs: list[Path]) -> list[dict]:
         rescore = d / "rescore.json"  # scripts/hs_rescore.py: calibration refit (and the int8 table)
         if rescore.is_file():
             r["_rescore"] = json.loads(rescore.read_text())
+        r["_heldout"] = {}  # scripts/hs_heldout_lang.py: other-language texts of the held-out goods codes
+        for f in sorted(d.glob("heldout_*.json")):
+            h = json.loads(f.read_text())
+            r["_heldout"][h["lang"]] = h
+            r["metrics"] = {**r["metrics"], **h["metrics"]}
         out.append(r)
     return sorted(out, key=lambda r: (0 if "zeroshot" in r["_name"] else 1 if "knn" in r["_name"] else 2, r["_name"]))
+
+
+def seed_groups(reports: list[dict]) -> dict[str, list[dict]]:
+    """Runs named ``NAME_sS`` grouped by ``NAME`` (only groups of two or more seeds)."""
+    groups: dict[str, list[dict]] = {}
+    for r in reports:
+        m = re.fullmatch(r"(.+)_s(\d+)", r["_name"])
+        if m:
+            groups.setdefault(m.group(1), []).append(r)
+    return {k: v for k, v in groups.items() if len(v) >= 2}
+
+
+def mean_sd(values: list[float]) -> str:
+    """``mean ± sd`` in percent (sample sd over seeds)."""
+    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
+def _seeds(runs: list[dict]) -> str:
+    return ", ".join("s" + r["_name"].rsplit("_s", 1)[1] for r in runs)
 
 
 def accuracy_table(reports: list[dict], prefix: str, title: str) -> list[str]:
@@ -51,7 +80,28 @@ def accuracy_table(reports: list[dict], prefix: str, title: str) -> list[str]:
         n = m.get(f"{prefix}/n")
         cells = " | ".join(_pct(m, f"{prefix}/{lv}/acc@{k}") for lv, k in LEVELS)
         lines.append(f"| {r['_name']} | {'' if n is None else int(n)} | {cells} |")
+    for name, runs in seed_groups(reports).items():
+        runs = [r for r in runs if f"{prefix}/n" in r["metrics"]]
+        if len(runs) < 2:
+            continue
+        ns = sorted({int(r["metrics"][f"{prefix}/n"]) for r in runs})
+        cells = " | ".join(mean_sd([r["metrics"][f"{prefix}/{lv}/acc@{k}"] for r in runs]) for lv, k in LEVELS)
+        n = str(ns[0]) if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"
+        lines.append(f"| **{name}, mean ± sd ({len(runs)} seeds: {_seeds(runs)})** | {n} | {cells} |")
     return lines + [""]
+
+
+def heldout_tables(reports: list[dict]) -> list[str]:
+    """One table per language scored by ``scripts/hs_heldout_lang.py`` (only the runs that have it)."""
+    lines: list[str] = []
+    for lang in sorted({lg for r in reports for lg in r["_heldout"]}):
+        runs = [r for r in reports if lang in r["_heldout"]]
+        title = (f"EU CN `{lang}` texts of the held-out goods codes (test-split groups of each run's seed; "
+                 "no text of those codes trained or tuned on in any language)")
+        lines += accuracy_table(runs, f"heldout/{lang}", title)
+        lines += [f"Made by `python scripts/hs_heldout_lang.py RUN --lang {lang} --threads 1` "
+                  f"(writes `RUN/heldout_{lang}.json`; rows dropped and why: its `counts`).", ""]
+    return lines
 
 
 def real_languages(reports: list[dict]) -> list[str]:
@@ -69,6 +119,11 @@ def smoke_table(reports: list[dict]) -> list[str]:
                                                                  "hs6/acc@5"))
                  for lg in SMOKE_LANGS]
         lines.append(f"| {r['_name']} | " + " | ".join(cells) + " |")
+    for name, runs in seed_groups(reports).items():
+        cells = [" / ".join(mean_sd([r["metrics"][f"bench/{lg}/{k}"] for r in runs])
+                            for k in ("hs2/acc@1", "hs4/acc@1", "hs4/acc@5", "hs6/acc@1", "hs6/acc@5"))
+                 for lg in SMOKE_LANGS]
+        lines.append(f"| **{name}, mean ± sd ({len(runs)} seeds: {_seeds(runs)})** | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -132,6 +187,7 @@ def render(reports: list[dict]) -> str:
     for lg in real_languages(reports):
         lines += accuracy_table(reports, f"real/{lg}", f"Real-description held-out set, language `{lg}`")
     lines += accuracy_table(reports, "test", "Nomenclature held-out split (EU CN goods-code groups, HS6 seen in training)")
+    lines += heldout_tables(reports)
     lines += smoke_table(reports)
     lines += calibration_tables(reports)
     return "\n".join(lines) + "\n"

@@ -81,6 +81,9 @@ class PackageEncoder:
             if vec.shape[1] != self.hidden_size:
                 raise ValueError(f"encoder {self.name}: {vec.shape[1]}-d vectors, expected {self.hidden_size}")
             out[s:s + len(chunk)] = vec
+            if s // self.batch_size % 20 == 19:
+                done = s + len(chunk)
+                log.info("embeddings: %d / %d texts, %.0f texts/s", done, len(texts), done / (time.perf_counter() - t0))
         if texts:
             log.info("embeddings: %d texts through %s in %.1f s", len(texts), self.name, time.perf_counter() - t0)
         return torch.from_numpy(out)

@@ -9,7 +9,7 @@ HS2/HS4/HS6, with a mean ± sd row (sample sd) for every recipe run with two or 
 (folders ``NAME_sS``); then the
 calibration (temperature fitted on val, ECE before/after) and the coverage-accuracy tables
 (accuracy of the top-1 answers kept when only the most confident share is answered). Runs whose
-name contains ``zeroshot`` come first (the baseline row).
+name contains ``zeroshot`` come first, the MiniLM kNN baseline (``hs_minilm_knn_zeroshot*``) on the first row.
 """
 
 from __future__ import annotations
@@ -50,7 +50,14 @@ def load(dirs: list[Path]) -> list[dict]:
             r["_heldout"][h["lang"]] = h
             r["metrics"] = {**r["metrics"], **h["metrics"]}
         out.append(r)
-    return sorted(out, key=lambda r: (0 if "zeroshot" in r["_name"] else 1 if "knn" in r["_name"] else 2, r["_name"]))
+    return sorted(out, key=_order)
+
+
+def _order(r: dict) -> tuple[int, str]:
+    """The MiniLM kNN baseline first, then other zero-shot kNN runs, other kNN runs, trained recipes."""
+    name = r["_name"]
+    rank = 0 if name.startswith("hs_minilm_knn_zeroshot") else 1 if "zeroshot" in name else 2 if "knn" in name else 3
+    return rank, name
 
 
 def seed_groups(reports: list[dict]) -> dict[str, list[dict]]:

@@ -144,6 +144,10 @@ def _calibration(r: dict) -> tuple[dict, dict, dict, str]:
     return r.get("hs", {}).get("calibration") or {}, ece, r.get("hs", {}).get("coverage", {}), ""
 
 
+def _f3(v: float | None) -> str:
+    return "nan" if v is None else f"{v:.3f}"
+
+
 def calibration_tables(reports: list[dict]) -> list[str]:
     lines = ["## Calibration (one temperature; ECE of the top-1 confidence, 15 bins)", "",
              "Runs marked (rescored): `python scripts/hs_rescore.py RUN --int8 --write-calibration --output "
@@ -153,9 +157,9 @@ def calibration_tables(reports: list[dict]) -> list[str]:
              "|---|---|---|---|---|"]
     for r in reports:
         cal, ece, _, mark = _calibration(r)
-        cells = [f"{(ece.get(s) or {}).get('ece_raw', float('nan')):.3f} -> {(ece.get(s) or {}).get('ece', float('nan')):.3f}"
+        cells = [f"{_f3((ece.get(s) or {}).get('ece_raw'))} -> {_f3((ece.get(s) or {}).get('ece'))}"
                  for s in ("val", "test", "real")]
-        lines.append(f"| {r['_name']}{mark} | {cal.get('temperature', float('nan')):.3f} ({cal.get('fitted_on', '')}) | "
+        lines.append(f"| {r['_name']}{mark} | {_f3(cal.get('temperature'))} ({cal.get('fitted_on', '')}) | "
                      + " | ".join(cells) + " |")
     lines.append("")
     for split, what in (("real", "real-description held-out set"), ("test", "nomenclature held-out split")):

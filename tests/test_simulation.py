@@ -282,7 +282,8 @@ def test_kcs_without_revenue_and_with_empty_weeks(tmp_path):
 
 
 def test_compare_runs_table_and_plot(tmp_path):
-    from bacuda_research.simulation.compare import by_quarter, collect, end_plot, overlay_plot, table, to_markdown
+    from bacuda_research.simulation.compare import (by_quarter, collect, end_plot, overlay_plot, part_table, table,
+                                                     to_markdown)
 
     for seed in (0, 1):
         run_sim(tmp_path, "strategy=random", f"seed={seed}", name=f"runs/random-s{seed}")
@@ -297,6 +298,7 @@ def test_compare_runs_table_and_plot(tmp_path):
     weeks = pd.concat(pd.read_csv(f"{f}/weeks.csv") for f in runs["folder"])
     first = weeks[pd.to_datetime(weeks["test_start"]).dt.quarter == 1]["norm_precision"].mean()
     assert list(quarters.index) == ["random"] and quarters.loc["random", "2013Q1"] == pytest.approx(first)
+    assert part_table(runs).empty  # random has no parts
 
 
 def test_every_strategy_and_plan_config_composes_and_builds():

@@ -58,6 +58,16 @@ def by_quarter(runs: pd.DataFrame, metric: str = "norm_precision") -> pd.DataFra
     order = list(dict.fromkeys(runs["strategy"]))
     return long.pivot_table(index="strategy", columns="quarter", values=metric, aggfunc="mean").reindex(order)
 
+
+def part_table(runs: pd.DataFrame, metric: str = "precision@last13") -> pd.DataFrame:
+    """Inside hybrids and mixers: per strategy (rows) and part (columns), the mean over seeds of each
+    part's own ``metric`` among its own picks (e.g. whether bATE's 10% finds more frauds than random's)."""
+    cols = sorted({c for c in runs.columns if c.endswith("/" + metric)})
+    if not cols:
+        return pd.DataFrame()
+    out = runs.groupby("strategy", sort=False)[cols].mean().dropna(how="all")
+    return out.rename(columns=lambda c: c.split("/")[0])
+
 def to_markdown(tab: pd.DataFrame) -> str:
     """The table as Markdown with ``mean +- sd`` cells."""
     metrics = [c[:-5] for c in tab.columns if c.endswith(" mean")]

@@ -14,6 +14,17 @@ import pytest
 import torch
 
 
+def _checkpoint_and_bundle(module, root: Path, nom):
+    """Save ``module`` as a run's checkpoint under ``root/run`` and export it to ``root/bundle``."""
+    from bacuda_research.bundle.export import export_model
+
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+    module.on_save_checkpoint(ckpt)
+    (root / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(ckpt, root / "run" / "checkpoints" / "model.ckpt")
+    return root / "run", root / "bundle", export_model(root / "run", root / "bundle"), nom
+
+
 # -- fixtures --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def date_run(tiny_date_export):
@@ -24,7 +35,6 @@ def date_run(tiny_date_export):
 @pytest.fixture(scope="module")
 def hs_run(tmp_path_factory):
     """A tiny HS classifier from a config (random weights, kNN vote on) as a checkpoint, and its bundle."""
-    from bacuda_research.bundle.export import export_model
     from bacuda_research.hs.models import small_bert_config
     from bacuda_research.hs.module import HSLitModule
     from bacuda_research.hs.nomenclature import load_nomenclature
@@ -42,18 +52,12 @@ def hs_run(tmp_path_factory):
     module.set_index(torch.randn(60, 32), torch.randint(-1, len(nom.hs6), (60,)))
     if hasattr(module, "mix"):  # mixture weights as chosen on validation (not retrieval_weight's 0.7/0.3)
         module.mix = torch.tensor([0.55, 0.45, 0.0])
-    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
-    module.on_save_checkpoint(ckpt)
-    (root / "run" / "checkpoints").mkdir(parents=True)
-    torch.save(ckpt, root / "run" / "checkpoints" / "model.ckpt")
-    manifest = export_model(root / "run", root / "bundle")
-    return root / "run", root / "bundle", manifest, nom
+    return _checkpoint_and_bundle(module, root, nom)
 
 
 @pytest.fixture(scope="module")
 def hs_lex_run(hs_run):
     """The same tiny classifier with the lexical side (hashed TF-IDF bag + lexical kNN vote), and its bundle."""
-    from bacuda_research.bundle.export import export_model
     from bacuda_research.hs.module import HSLitModule
     from bacuda_research.hs.tfidf import LexicalFeaturizer
 
@@ -73,12 +77,7 @@ def hs_lex_run(hs_run):
     module.set_lexical(f.idf, f.transform(texts), labels)
     module.set_index(torch.randn(60, 32), torch.randint(-1, len(nom.hs6), (60,)))
     module.mix = torch.tensor([0.4, 0.2, 0.4])
-    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
-    module.on_save_checkpoint(ckpt)
-    (root / "run" / "checkpoints").mkdir(parents=True)
-    torch.save(ckpt, root / "run" / "checkpoints" / "model.ckpt")
-    manifest = export_model(root / "run", root / "bundle")
-    return root / "run", root / "bundle", manifest, nom
+    return _checkpoint_and_bundle(module, root, nom)
 
 
 # -- HS ------------------------------------------------------------------------------------------

@@ -11,6 +11,12 @@ the encoder being frozen), then:
   real-description val rows; the first runs used the log-likelihood on all val rows) and reports ECE before/after and the
   coverage-accuracy table per split; ``--write-calibration`` stores that temperature in
   ``checkpoints/model.ckpt`` (what ``bacuda-hs`` and ``bacuda-export`` read);
+- ``--mixture-rows real|all``: chooses the (heads, embedding kNN, lexical kNN) weights again with
+  today's ``hs.train.choose_mixture`` on those validation rows (``model.mixture.rows``; runs trained
+  before that key chose on all val rows), stores them in ``checkpoints/model.ckpt`` (so ``bacuda-hs``
+  and an exported bundle use them) and scores everything with them; the full metrics (per language and
+  the smoke set too) then go to the output's ``metrics``, which ``hs_real_table.py`` shows instead of
+  the report's;
 - ``--int8``: rounds every used row of the lexical bag table to int8 codes times a float32 scale (as
   training does since ``hs.train.prune_lexical`` rounds to int8; older runs rounded to float16),
   writes ``checkpoints/model_int8.ckpt`` and reports every accuracy before and after, so "equal
@@ -42,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", type=Path, required=True)
     p.add_argument("--int8", action="store_true", help="also measure (and write) the int8-table checkpoint")
     p.add_argument("--write-calibration", action="store_true", help="store the refitted temperature in model.ckpt")
+    p.add_argument("--mixture-rows", choices=["all", "real"], default=None,
+                   help="choose the mixture weights again on these val rows and store them in model.ckpt")
     args = p.parse_args(argv)
     register_resolvers()
     cfg = OmegaConf.load(args.run / ".hydra" / "config.yaml")
@@ -65,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         return {key: round(v, 5) for k, df in sets.items() for key, v in evaluate(probs[k], df, nom, k).items()
                 if "acc@" in key}
 
+    mixture = None
+    if args.mixture_rows:
+        mixture = rechoose_mixture(module, ckpt, cfg, sets["val"], pooled["val"], lex.get("val"), nom,
+                                   args.mixture_rows)
     probs = scores(module)
     old_t = (module.calibration or {}).get("temperature")
     fitted = fit_calibration(probs["val"], sets["val"], nom)
@@ -73,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     out = {"checkpoint": ckpt.name, "temperature_before": old_t, "calibration": fitted,
            "ece": {k: v["metrics"] for k, v in calib.items()}, "coverage": {k: v["coverage"] for k, v in calib.items()},
            "accuracy": accuracies(probs)}
+    if mixture is not None:
+        out["mixture"] = mixture
+        out["metrics"] = all_metrics(probs, sets, nom)
+        write_predictions(args.run, cfg, probs, sets, nom)
     if args.write_calibration:
         attach_calibration(ckpt, out["calibration"])
     if args.int8:
@@ -91,6 +107,48 @@ def main(argv: list[str] | None = None) -> int:
     write_text(args.output, json.dumps(out, indent=1) + "\n")
     print(f"temperature {old_t} -> {temperature:.3f} (Brier on val) -> {args.output}")
     return 0
+
+
+def rechoose_mixture(module: HSLitModule, ckpt: Path, cfg, val, pooled_val: torch.Tensor, lex_val, nom,
+                     rows_cfg: str) -> dict:
+    """``hs.train.choose_mixture`` on ``rows_cfg`` val rows; the weights are written into ``ckpt`` (atomic)."""
+    from bacuda_research.hs.data import encode_labels
+    from bacuda_research.hs.train import choose_mixture, mixture_rows
+
+    before = [round(float(x), 4) for x in module.mix.tolist()]
+    rows, rows_name = mixture_rows(val, rows_cfg)
+    chosen = choose_mixture(module, pooled_val, lex_val, encode_labels(val, nom)[:, 2],
+                            float(cfg.model.mixture.step), rows, rows_name)
+    state = torch.load(str(ckpt), map_location="cpu", weights_only=True)
+    state["state_dict"]["mix"] = module.mix.detach().clone().cpu()
+    tmp = ckpt.with_name(ckpt.name + ".tmp")
+    torch.save(state, str(tmp))
+    tmp.replace(ckpt)
+    print(f"mixture {before} -> {chosen['weights']} (chosen on {rows_name}, {chosen['n']} rows) stored in {ckpt}")
+    return {"weights_before": before, **chosen}
+
+
+def all_metrics(probs: dict[str, torch.Tensor], sets: dict, nom) -> dict[str, float]:
+    """Every metric ``task.evaluate_all`` reports for these splits (the smoke set as ``bench/all`` + per language)."""
+    from bacuda_research.hs.task import per_language
+
+    out: dict[str, float] = {}
+    for k, df in sets.items():
+        out.update(evaluate(probs[k], df, nom, "bench/all" if k == "bench" else k))
+        if k in ("real", "bench"):
+            out.update(per_language(probs[k], df, nom, k))
+    return out
+
+
+def write_predictions(run: Path, cfg, probs: dict[str, torch.Tensor], sets: dict, nom) -> None:
+    """The run's top-5 CSVs again, with the new mixture (what training wrote, ``task.evaluate_all``)."""
+    from bacuda_research.core.io import write_table
+    from bacuda_research.hs.task import top_k_table
+
+    files = {"test": cfg.get("predictions_file"), "real": "real_predictions.csv", "bench": "benchmark_predictions.csv"}
+    for k, name in files.items():
+        if name and k in sets and len(sets[k]):
+            write_table(top_k_table(sets[k], probs[k], nom), run / name)
 
 
 if __name__ == "__main__":

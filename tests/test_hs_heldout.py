@@ -152,3 +152,28 @@ def test_results_table_adds_seed_means_and_heldout_tables(tmp_path):
     assert "| 12-16 | 40.0 ± 20.0 |" in test_rows[1]  # test n varies by seed, shown as a range
     fr = text.split("EU CN `fr` texts")[1].split("###")[0]
     assert "hs_x_knn_zeroshot_s0" not in fr and "| 7 | 40.0 ± 20.0 |" in fr
+
+
+def test_results_table_shows_the_rescored_mixture_metrics(tmp_path):
+    """A rescore.json with a re-chosen mixture (``hs_rescore.py --mixture-rows``) replaces the report's
+    accuracies of that run, and the page says so with the weights before and after."""
+    table = runpy.run_path(str(REPO_ROOT / "scripts" / "hs_real_table.py"))
+    keys = [f"real/hs{lv}/acc@{k}" for lv in (2, 4, 6) for k in (1, 5)]
+    keys += [f"bench/{lg}/hs{lv}/acc@{k}" for lg in ("en", "th", "vi", "zh") for lv in (2, 4, 6) for k in (1, 5)]
+    for name in ("rec_s0", "rec_s1"):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "report.json").write_text(json.dumps({"metrics": {k: 0.1 for k in keys} | {"real/n": 9.0}}))
+        (d / "DONE").write_text("")
+    calib = {"calibration": {"temperature": 1.5, "fitted_on": "val (real descriptions)"},
+             "ece": {}, "coverage": {}}
+    mixture = {"weights_before": [0.9, 0.1, 0.0], "weights": [0.2, 0.4, 0.4]}
+    (tmp_path / "rec_s1" / "rescore.json").write_text(json.dumps(
+        calib | {"mixture": mixture, "metrics": {k: 0.3 for k in keys}}))
+    reports = table["load"](sorted(tmp_path.iterdir()))
+    by_name = {r["_name"]: r for r in reports}
+    assert by_name["rec_s0"]["metrics"]["real/hs6/acc@1"] == 0.1
+    assert by_name["rec_s1"]["metrics"]["real/hs6/acc@1"] == 0.3
+    text = table["render"](reports)
+    assert "rec_s1 [0.9, 0.1, 0.0] -> [0.2, 0.4, 0.4]" in text and "rec_s0 [" not in text
+    assert "| **rec, mean ± sd (2 seeds: s0, s1)** | 9 | 20.0 ± 14.1 |" in text

@@ -157,9 +157,10 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
     if m.mixture.select_on_val and has_val:
         pooled_val = x_val if cached else embed_texts(module.model, module.tokenizer_json,
                                                       list(splits["val"]["text"]), int(m.max_length))
-        mixture = choose_mixture(module, pooled_val, lex_val, y_val[:, 2], float(m.mixture.step))
-        log.info("mixture chosen on val: heads %.2f, embedding kNN %.2f, lexical kNN %.2f (val hs6 acc@1 %.4f)",
-                 *mixture["weights"], mixture["val_hs6_acc1"])
+        rows, rows_name = mixture_rows(splits["val"], m.mixture.get("rows", "all"))
+        mixture = choose_mixture(module, pooled_val, lex_val, y_val[:, 2], float(m.mixture.step), rows, rows_name)
+        log.info("mixture chosen on %s: heads %.2f, embedding kNN %.2f, lexical kNN %.2f (hs6 acc@1 %.4f)",
+                 rows_name, *mixture["weights"], mixture["val_hs6_acc1"])
     elif not (m.retrieval.weight > 0):
         module.set_index(torch.zeros(0, module.model.hidden_size), torch.zeros(0, dtype=torch.long))
     model_path = ckpt_dir / MODEL_FILE
@@ -212,12 +213,28 @@ def prune_lexical(weight: torch.Tensor, used_ids: np.ndarray, precision: str = "
     return int(keep.sum())
 
 
+def mixture_rows(val: pd.DataFrame, rows: str = "all", min_real: int = 100) -> tuple[np.ndarray, str]:
+    """The validation rows ``choose_mixture`` scores (``model.mixture.rows``) and their name.
+
+    ``all``: every validation row. ``real``: the real goods descriptions (``source == "real"``),
+    which is what users send, when there are at least ``min_real`` of them; else every row (as
+    ``task.fit_calibration`` does).
+    """
+    if rows not in ("all", "real"):
+        raise ValueError(f"model.mixture.rows={rows!r}: expected all or real")
+    real = (val["source"] == "real").to_numpy() if "source" in val.columns else np.zeros(len(val), bool)
+    if rows == "real" and real.sum() >= min_real:
+        return real, "val (real descriptions)"
+    return np.ones(len(val), bool), "val"
+
+
 @torch.no_grad()
 def choose_mixture(module: Any, pooled_val: torch.Tensor, lex_val: Any, y6_val: np.ndarray,
-                   step: float = 0.1) -> dict[str, Any]:
+                   step: float = 0.1, rows: np.ndarray | None = None, rows_name: str = "val") -> dict[str, Any]:
     """Weights of (heads, embedding kNN, lexical kNN) maximising val HS6 acc@1 on a simplex grid.
 
-    Only the validation split is used (its goods-code groups are disjoint from train and test).
+    Only the validation split is used (its goods-code groups are disjoint from train and test);
+    ``rows`` (boolean mask, default all) restricts the choice to some of its rows (``mixture_rows``).
     Ties go to the first grid point in the order heads-heavy first. Sets ``module.mix``.
     """
     module.eval()
@@ -230,6 +247,9 @@ def choose_mixture(module: Any, pooled_val: torch.Tensor, lex_val: Any, y6_val: 
     comp = {k: torch.cat(v) for k, v in parts.items()}
     y = torch.as_tensor(y6_val)
     ok = y >= 0
+    if rows is not None:
+        ok = ok & torch.from_numpy(np.array(rows, dtype=bool))
+    before = float((module.mixed(comp)[ok].argmax(-1) == y[ok]).float().mean())  # the module's current mix
     n = int(round(1 / step))
     best: tuple[float, list[float]] | None = None
     for a in range(n, -1, -1):
@@ -244,8 +264,8 @@ def choose_mixture(module: Any, pooled_val: torch.Tensor, lex_val: Any, y6_val: 
     assert best is not None
     single = {k: float((v[ok].argmax(-1) == y[ok]).float().mean()) for k, v in comp.items()}
     module.mix = torch.tensor(best[1], device=module.mix.device)
-    return {"weights": best[1], "val_hs6_acc1": best[0], "chosen_on": "val", "grid_step": step,
-            "val_hs6_acc1_single": single}
+    return {"weights": best[1], "val_hs6_acc1": best[0], "chosen_on": rows_name, "n": int(ok.sum()),
+            "grid_step": step, "val_hs6_acc1_single": single, "val_hs6_acc1_of_previous_mix": before}
 
 
 @torch.no_grad()

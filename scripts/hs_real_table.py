@@ -6,7 +6,8 @@ Per run: the nomenclature held-out split (``test/``), the real-description held-
 per language), the other-language EU CN texts of the held-out goods codes (``RUN/heldout_<lang>.json``
 of ``scripts/hs_heldout_lang.py``) and the 78-case smoke set per language, top-1 and top-5 at
 HS2/HS4/HS6, with a mean ± sd row (sample sd) for every recipe run with two or more seeds
-(folders ``NAME_sS``); then the
+(folders ``NAME_sS``, e.g. ``hs_minilm_sS`` and ``hs_minilm_real10_sS``), the real-description
+validation rows (``val/real/``, runs that report them); then the
 calibration (temperature fitted on val, ECE before/after) and the coverage-accuracy tables
 (accuracy of the top-1 answers kept when only the most confident share is answered). Runs whose
 name contains ``zeroshot`` come first, the MiniLM kNN baseline (``hs_minilm_knn_zeroshot*``) on the first row.
@@ -223,6 +224,10 @@ def render(reports: list[dict]) -> str:
     lines += accuracy_table(reports, "real", "Real-description held-out set (all languages)")
     for lg in real_languages(reports):
         lines += accuracy_table(reports, f"real/{lg}", f"Real-description held-out set, language `{lg}`")
+    with_val = [r for r in reports if "val/real/n" in r["metrics"]]
+    if with_val:  # reports made before `val/real/` existed lack it (their numbers: scripts/hs_val_options.py)
+        lines += accuracy_table(with_val, "val/real", "Real-description validation rows (`val/real/`: the rows choices "
+                                "such as `data.real.repeat` are made on; runs that report them)")
     lines += accuracy_table(reports, "test", "Nomenclature held-out split (EU CN goods-code groups, HS6 seen in training)")
     lines += heldout_tables(reports)
     lines += smoke_table(reports)

@@ -34,7 +34,7 @@ log = logging.getLogger("bacuda_research")
 
 DATA_KEYS = {"name", "nomenclature", "hs2022", "eu_cn", "path", "columns", "on_unknown", "split_fractions",
              "benchmark", "real", "augment_copies", "max_train_samples", "max_eval_samples", "num_workers"}
-REAL_KEYS = {"path", "text", "code", "lang", "split_fractions", "train"}
+REAL_KEYS = {"path", "text", "code", "lang", "split_fractions", "train", "repeat"}
 MODEL_KEYS = {
     "transformer": {"name", "family", "kind", "encoder", "scratch", "trainable_layers", "max_length", "pooling",
                     "head_hidden", "dropout", "loss_weights", "label_smoothing", "lr", "encoder_lr", "weight_decay",
@@ -106,7 +106,8 @@ def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.Da
     ``splits["real"]``, scored like the test split and never used for any choice."""
     if not rcfg or not rcfg.get("path"):
         return None
-    check_keys(rcfg, REAL_KEYS, "data.real")
+    # ``repeat`` may be absent from run folders made before it existed (their configs are re-read).
+    check_keys(rcfg, REAL_KEYS if "repeat" in rcfg else REAL_KEYS - {"repeat"}, "data.real")
     from bacuda_research.hs.realdesc import PACKAGED, read_real, split_real
 
     path = PACKAGED if rcfg.path == "packaged" else Path(rcfg.path)
@@ -136,6 +137,27 @@ def add_noisy_copies(train: pd.DataFrame, copies: int, seed: int) -> pd.DataFram
     return out.drop_duplicates(["text", "hs6"]).reset_index(drop=True)
 
 
+def repeat_real(train: pd.DataFrame, repeat: int) -> pd.DataFrame:
+    """``train`` (after ``add_noisy_copies``) with ``repeat - 1`` extra exact copies of every clean real
+    goods description (``source == "real"``), appended with ``source = "real~rep"`` and ``parent`` = the
+    row they repeat: a weight on the real rows in the loss, nothing else. Their noisy copies are not
+    repeated (one noisy copy per real row, as for every text). Repeats stay out of the kNN indexes and
+    the TF-IDF document frequencies (``train.py``, ``fit_baseline``). ``repeat == 1``: ``train`` itself."""
+    if int(repeat) != repeat or repeat < 1:
+        raise ValueError(f"data.real.repeat={repeat!r}: expected an integer >= 1")
+    if repeat == 1:
+        return train
+    train = train.reset_index(drop=True)
+    real = train[train["source"] == "real"]
+    reps = real.assign(source="real~rep", parent=real.index.to_numpy())
+    return pd.concat([train] + [reps] * (int(repeat) - 1), ignore_index=True)
+
+
+def is_repeat(train: pd.DataFrame) -> np.ndarray:
+    """Rows added by ``repeat_real``."""
+    return train["source"].str.endswith("~rep").to_numpy()
+
+
 # -- evaluation ------------------------------------------------------------------------------
 def evaluate(path_probs: torch.Tensor, df: pd.DataFrame, nom: Nomenclature, prefix: str) -> dict[str, float]:
     """Metrics of HS6 path probabilities ``[N, C6]`` against ``df``'s codes (unknown = wrong)."""
@@ -163,6 +185,10 @@ def evaluate_all(predict, nom: Nomenclature, splits: dict[str, pd.DataFrame], be
         t0 = time.perf_counter()
         probs = predict(list(splits[name]["text"]))
         metrics.update(evaluate(probs, splits[name], nom, name))
+        if name == "val" and "source" in splits[name].columns:
+            real = np.array(splits[name]["source"] == "real", dtype=bool)
+            if real.any():  # the real goods descriptions among the validation rows, on their own
+                metrics.update(evaluate(probs[torch.from_numpy(real)], splits[name][real], nom, "val/real"))
         if name == "val":
             extra["calibration"] = fit_calibration(probs, splits[name], nom)
             temperature = extra["calibration"]["temperature"]
@@ -254,8 +280,9 @@ def run_hs(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> Any:
     nom, splits, stats, digest = build_data(cfg.data, seed)
     bench = _benchmark(cfg.data, nom)
     train = add_noisy_copies(splits["train"], int(cfg.data.augment_copies), seed)
-    log.info("train: %d rows (%d clean + noisy copies), %d HS6 classes", len(train), len(splits["train"]),
-             train["hs6"].nunique())
+    train = repeat_real(train, int((cfg.data.get("real") or {}).get("repeat", 1)))
+    log.info("train: %d rows (%d clean + noisy copies + %d repeats of real rows), %d HS6 classes", len(train),
+             len(splits["train"]), int(is_repeat(train).sum()), train["hs6"].nunique())
     counts = {f"{k}_rows": len(v) for k, v in splits.items()} | {"train_rows_with_copies": len(train)} | stats
     t0 = time.perf_counter()
     if kind == "transformer":
@@ -292,6 +319,8 @@ def fit_baseline(cfg: DictConfig, nom: Nomenclature, splits: dict[str, pd.DataFr
     from bacuda_research.hs import baselines
 
     m = cfg.model
+    if m.kind != "tfidf_lr":  # a kNN index: repeated rows would only outvote their neighbours
+        train = train[~is_repeat(train)].reset_index(drop=True)
     y6 = encode_labels(train, nom)[:, 2]
     texts = list(train["text"])
     if m.kind == "tfidf_lr":

@@ -91,14 +91,17 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
     y_train, y_val = encode_labels(train, nom), encode_labels(splits["val"], nom)
     t0 = time.perf_counter()
     texts_encoded = 0
-    is_clean = ~train["source"].str.endswith("~aug").to_numpy()
+    # data.real.repeat's extra rows (hs/task.py repeat_real) weigh in the loss only: not in the kNN
+    # indexes, not in the TF-IDF document frequencies, never through the encoder (their row's vector).
+    is_rep = train["source"].str.endswith("~rep").to_numpy()
+    is_clean = ~train["source"].str.endswith("~aug").to_numpy() & ~is_rep
     lex_train = lex_val = featurizer = None
     if module.has_lexical:
         from bacuda_research.hs.lexical import LexicalFeaturizer
 
-        featurizer = LexicalFeaturizer(int(m.lexical.bits)).fit(list(train["text"]))
+        featurizer = LexicalFeaturizer(int(m.lexical.bits)).fit(list(train["text"][~is_rep]))
         lex_train, lex_val = featurizer.transform(list(train["text"])), featurizer.transform(list(splits["val"]["text"]))
-        rows = is_clean if m.lexical.index == "clean" else np.ones(len(train), dtype=bool)
+        rows = is_clean if m.lexical.index == "clean" else ~is_rep
         module.set_lexical(featurizer.idf, lex_train[rows] if m.lexical.index != "none" else None,
                            torch.as_tensor(y_train[rows, 2]) if m.lexical.index != "none" else None)
         log.info("lexical: %d hashed TF-IDF features, %d kNN index rows, %.1f s", featurizer.n_features,
@@ -110,7 +113,7 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
         # Noisy copies through the encoder: a seeded share (model.encode_copies); the others reuse
         # their clean text's vector (their TF-IDF view is still the noisy text's own).
         rng = np.random.default_rng(int(cfg.seed))
-        through = is_clean | (rng.random(len(train)) < float(m.encode_copies))
+        through = is_clean | ((rng.random(len(train)) < float(m.encode_copies)) & ~is_rep)
         x_train = torch.zeros(len(train), module.model.hidden_size)
         x_train[torch.from_numpy(through)] = emb(train["text"][through])
         parents = train["parent"].to_numpy()[~through]

@@ -20,8 +20,8 @@ import pandas as pd
 
 from bacuda_research.core.io import write_table
 from bacuda_research.core.portable import write_markdown
-from bacuda_research.simulation.compare import (by_quarter, collect, end_plot, overlay_plot, part_table, table,
-                                                 to_markdown)
+from bacuda_research.simulation.compare import (by_quarter, collect, end_plot, frame_markdown, overlay_plot, part_table,
+                                                 table, to_markdown)
 
 # SIMULATION.md 3.3: the public synthetic file, ~48 weeks, 13-week moving average at the end, 5-10 runs
 # (repo notebooks analysis-synthetic-exploitation.ipynb and analysis-synthetic-hybrid.ipynb)
@@ -71,15 +71,11 @@ def main() -> None:
           f"end-of-run bars: `{args.out.split('/')[-1]}_end.png`.\n")
     quarters = by_quarter(runs).loc[tab.index]
     md += ("\nnorm_precision by calendar quarter of the screened weeks (mean over the weeks and the seeds):\n\n"
-           "| strategy | " + " | ".join(quarters.columns) + " |\n" + "|---" * (len(quarters.columns) + 1) + "|\n"
-           + "".join(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |\n" for name, row in quarters.iterrows()))
+           + frame_markdown(quarters))
     parts = part_table(runs)
     if len(parts):
         md += ("\nInside hybrids and mixers: each part's precision among its own picks (last 13 weeks, mean over "
-               "seeds; empty = the strategy has no such part):\n\n| strategy | " + " | ".join(parts.columns) + " |\n"
-               + "|---" * (len(parts.columns) + 1) + "|\n"
-               + "".join(f"| {name} | " + " | ".join("" if pd.isna(v) else f"{v:.3f}" for v in row) + " |\n"
-                         for name, row in parts.iterrows()))
+               "seeds; empty = the strategy has no such part):\n\n" + frame_markdown(parts))
     if data == "date_synthetic" and set(runs["plan"]) == {"fast_linear"}:  # the TKDE protocol of SIMULATION.md 3.1
         md += ("\nPublished figures on the public synthetic file (SIMULATION.md 3.3; other data: compare orderings, "
                "not values):\n\n" + PUBLISHED)

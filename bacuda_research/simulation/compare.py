@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from bacuda_research.simulation.plots import moving_average
+from bacuda_research.simulation.plots import moving_average, pyplot, save_figure
 
 METRICS = ("norm_precision@last13", "norm_revenue@last13", "norm_recall@last13")
 
@@ -68,6 +68,14 @@ def part_table(runs: pd.DataFrame, metric: str = "precision@last13") -> pd.DataF
     out = runs.groupby("strategy", sort=False)[cols].mean().dropna(how="all")
     return out.rename(columns=lambda c: c.split("/")[0])
 
+
+def frame_markdown(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A table of numbers (index = strategy) as Markdown; missing values are empty cells."""
+    head = "| strategy | " + " | ".join(map(str, frame.columns)) + " |\n" + "|---" * (len(frame.columns) + 1) + "|\n"
+    return head + "".join(f"| {name} | " + " | ".join("" if pd.isna(v) else f"{v:.{digits}f}" for v in row) + " |\n"
+                          for name, row in frame.iterrows())
+
+
 def to_markdown(tab: pd.DataFrame) -> str:
     """The table as Markdown with ``mean +- sd`` cells."""
     metrics = [c[:-5] for c in tab.columns if c.endswith(" mean")]
@@ -81,13 +89,7 @@ def to_markdown(tab: pd.DataFrame) -> str:
 
 def overlay_plot(runs: pd.DataFrame, path: str | Path, metric: str = "norm_precision", title: str = "") -> Path:
     """Each strategy's 13-week moving average of ``metric`` (mean over seeds, +-1 sd band)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from bacuda_research.core.io import atomic_path
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, (name, group) in enumerate(runs.groupby("strategy", sort=False)):
         curves = [moving_average(pd.read_csv(Path(f) / "weeks.csv")[metric]) for f in group["folder"]]
@@ -98,21 +100,12 @@ def overlay_plot(runs: pd.DataFrame, path: str | Path, metric: str = "norm_preci
         ax.fill_between(np.arange(n), mean - sd, mean + sd, color=f"C{i % 10}", alpha=0.15)
     ax.set(xlabel="week", ylabel=f"{metric} (13-week moving average)", title=title, ylim=(0, 1.02))
     ax.legend(fontsize=7, ncol=2)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def end_plot(tab: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     """End-of-run bars (``table``'s mean, +-1 sd over seeds): one panel per metric present."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from bacuda_research.core.io import atomic_path
-
+    plt = pyplot()
     metrics = [c[:-5] for c in tab.columns if c.endswith(" mean") and c[:-5] in ("norm_precision@last13", "norm_revenue@last13")]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 0.35 * len(tab) + 1.2), squeeze=False)
     y = np.arange(len(tab))
@@ -122,7 +115,4 @@ def end_plot(tab: pd.DataFrame, path: str | Path, title: str = "") -> Path:
                xlim=(0, 1))
         ax.invert_yaxis()
     axes[0][0].set_title(title, fontsize=9, loc="left")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

@@ -21,26 +21,36 @@ def moving_average(values: pd.Series, window: int = WINDOW) -> pd.Series:
     return values.astype(float).rolling(window, min_periods=1).mean()
 
 
-def write_plots(weeks: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
-    """Write the plots that apply to these weekly rows (``weeks.csv`` alone decides them, so they
-    can be redrawn from a run folder); returns their paths."""
+def pyplot():
+    """matplotlib's pyplot on the headless Agg backend (imported on first use: plotting is optional)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Write ``fig`` as PNG through a temporary file and rename (never a half-written plot), then close it."""
     from bacuda_research.core.io import atomic_path
 
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, bbox_inches="tight")
+    pyplot().close(fig)
+    return Path(path)
+
+
+def write_plots(weeks: pd.DataFrame, out_dir: str | Path, title: str = "") -> list[Path]:
+    """Write the plots that apply to these weekly rows (``weeks.csv`` alone decides them, so they
+    can be redrawn from a run folder); returns their paths."""
+    plt = pyplot()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
     def save(fig, name: str) -> None:
-        path = out_dir / name
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=90, bbox_inches="tight")
-        plt.close(fig)
-        written.append(path)
+        written.append(save_figure(fig, out_dir / name))
 
     x = weeks["week"].to_numpy()
     fig, ax = plt.subplots(figsize=(7, 3.5))

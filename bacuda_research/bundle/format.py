@@ -136,12 +136,7 @@ def read_manifest_digest(folder: str | os.PathLike) -> tuple[dict[str, Any], str
         data = f.read(MAX_MANIFEST_BYTES + 1)
     if len(data) > MAX_MANIFEST_BYTES:
         raise BundleError(f"{path}: manifest larger than {MAX_MANIFEST_BYTES >> 20} MB")
-    try:
-        manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{path}: manifest is not valid JSON ({str(e)[:80]})") from None
-    except RecursionError:
-        raise BundleError(f"{path}: manifest is not valid JSON (nested too deeply)") from None
+    manifest = _loads(data, f"{path}: manifest is not valid JSON")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         got = manifest.get("format") if isinstance(manifest, dict) else None
         raise BundleError(f"{path}: not a bacuda bundle manifest (format {got!r}, expected {FORMAT!r})")
@@ -244,13 +239,17 @@ def read_bytes(folder: str | os.PathLike, manifest: dict[str, Any], name: str) -
 
 def read_json(folder: str | os.PathLike, manifest: dict[str, Any], name: str) -> Any:
     """A listed JSON file, read through ``read_bytes`` (unparsable or too deeply nested: ``BundleError``)."""
-    data = read_bytes(folder, manifest, name)
+    return _loads(read_bytes(folder, manifest, name), f"{folder}/{name}: not valid JSON")
+
+
+def _loads(data: bytes, what: str) -> Any:
+    """``data`` parsed as UTF-8 JSON; unparsable or too deeply nested: ``BundleError(what (why))``."""
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{folder}/{name}: not valid JSON ({str(e)[:80]})") from None
+        raise BundleError(f"{what} ({str(e)[:80]})") from None
     except RecursionError:
-        raise BundleError(f"{folder}/{name}: not valid JSON (nested too deeply)") from None
+        raise BundleError(f"{what} (nested too deeply)") from None
 
 
 def write_json_file(folder: Path, name: str, obj: Any) -> None:

@@ -44,9 +44,7 @@ class DATEModule(pl.LightningModule):
         self.test_loss = MeanMetric()
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        leaves = batch["leaves"]  # stored int16 while the leaf indices fit (memory); indexing needs int32+
-        leaves = leaves.int() if leaves.dtype in (torch.int8, torch.int16, torch.uint8) else leaves
-        return self.net(leaves, batch["importer"], batch["item"], batch.get("dense"))
+        return self.net(_leaves(batch), batch["importer"], batch["item"], batch.get("dense"))
 
     def loss(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The training loss of a batch, for loops outside Lightning (the simulation's weekly fits)."""
@@ -55,8 +53,7 @@ class DATEModule(pl.LightningModule):
     @torch.no_grad()
     def predict_with_hidden(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``predict_step``'s outputs plus the hidden vector ``h`` (B, dim) the heads read."""
-        leaves = batch["leaves"]
-        leaves = leaves.int() if leaves.dtype in (torch.int8, torch.int16, torch.uint8) else leaves
+        leaves = _leaves(batch)
         h, weights = self.net.embed(leaves, batch["importer"], batch["item"], batch.get("dense"))
         logit, rev = self.net.heads(h, leaves)
         return {"prob": torch.sigmoid(logit), "logit": logit, "rev": rev, "hidden": h}
@@ -169,3 +166,9 @@ class DATEModule(pl.LightningModule):
         if name == "adamw":
             return torch.optim.AdamW(self.parameters(), **cfg)
         raise ValueError(f"model.optimizer.name={name!r}: expected ranger or adamw")
+
+
+def _leaves(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """The batch's leaf indices as int32+: stored int16 while they fit (memory); indexing needs int32+."""
+    leaves = batch["leaves"]
+    return leaves.int() if leaves.dtype in (torch.int8, torch.int16, torch.uint8) else leaves

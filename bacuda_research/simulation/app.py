@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.core.identity import run_key
@@ -88,8 +87,3 @@ def simulate(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         write_plots(weeks, folder.path / "plots", title=f"{spec.get('name')} on {cfg.data.name} (seed {cfg.seed})")
     folder.finish(record)
     return record
-
-
-def last_weeks(run_dir: str | Path) -> pd.DataFrame:
-    """``weeks.csv`` of a run folder (for scripts and tests)."""
-    return pd.read_csv(Path(run_dir) / "weeks.csv")

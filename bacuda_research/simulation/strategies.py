@@ -12,7 +12,7 @@ baselines (``fraud/baselines.py``); DATE-based ones share one DATE fit per week 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -41,7 +41,6 @@ class WeekContext:
     # features of every declaration of the validation window, inspected or not (no labels): the
     # unbiased reference of the drift score
     window_X: Callable[[], np.ndarray] | None = None
-    shared: dict[str, Any] = field(default_factory=dict)
 
     def rng(self, tag: str) -> np.random.Generator:
         """A generator for this week and this tag (same seed -> same draws, whatever the order)."""

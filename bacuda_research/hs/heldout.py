@@ -78,7 +78,7 @@ def run_predictor(run: str | Path, threads: int = 1) -> tuple[Any, Nomenclature,
     from omegaconf import OmegaConf
 
     from bacuda_research.core.config import register_resolvers
-    from bacuda_research.hs.task import add_noisy_copies, build_data, fit_baseline, repeat_real
+    from bacuda_research.hs.task import build_data, fit_baseline, training_rows
 
     torch.set_num_threads(int(threads))
     run = Path(run)
@@ -96,7 +96,6 @@ def run_predictor(run: str | Path, threads: int = 1) -> tuple[Any, Nomenclature,
         module = HSLitModule.from_checkpoint_file(ckpt)
         return cfg, nom, splits, (lambda texts: predict_texts(module, list(texts))), \
             {"scored_from": "checkpoints/model.ckpt", "data_sha256": digest}
-    train = add_noisy_copies(splits["train"], int(cfg.data.augment_copies), seed)
-    train = repeat_real(train, int((cfg.data.get("real") or {}).get("repeat", 1)))
+    train = training_rows(cfg.data, splits["train"], seed)
     predict, _ = fit_baseline(cfg, nom, splits, train)
     return cfg, nom, splits, predict, {"scored_from": f"refit ({cfg.model.kind}, seed {seed})", "data_sha256": digest}

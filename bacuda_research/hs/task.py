@@ -158,6 +158,13 @@ def is_repeat(train: pd.DataFrame) -> np.ndarray:
     return train["source"].str.endswith("~rep").to_numpy()
 
 
+def training_rows(data_cfg: DictConfig, train: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The training split as the model sees it: ``data.augment_copies`` noisy copies, then
+    ``data.real.repeat`` repeats of the real rows (one place, so a refit cannot drift from training)."""
+    train = add_noisy_copies(train, int(data_cfg.augment_copies), seed)
+    return repeat_real(train, int((data_cfg.get("real") or {}).get("repeat", 1)))
+
+
 # -- evaluation ------------------------------------------------------------------------------
 def evaluate(path_probs: torch.Tensor, df: pd.DataFrame, nom: Nomenclature, prefix: str) -> dict[str, float]:
     """Metrics of HS6 path probabilities ``[N, C6]`` against ``df``'s codes (unknown = wrong)."""
@@ -279,8 +286,7 @@ def run_hs(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> Any:
     seed = int(cfg.seed)
     nom, splits, stats, digest = build_data(cfg.data, seed)
     bench = _benchmark(cfg.data, nom)
-    train = add_noisy_copies(splits["train"], int(cfg.data.augment_copies), seed)
-    train = repeat_real(train, int((cfg.data.get("real") or {}).get("repeat", 1)))
+    train = training_rows(cfg.data, splits["train"], seed)
     log.info("train: %d rows (%d clean + noisy copies + %d repeats of real rows), %d HS6 classes", len(train),
              len(splits["train"]), int(is_repeat(train).sum()), train["hs6"].nunique())
     counts = {f"{k}_rows": len(v) for k, v in splits.items()} | {"train_rows_with_copies": len(train)} | stats

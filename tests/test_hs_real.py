@@ -11,7 +11,7 @@ import pytest
 
 from bacuda_research.hs.calibration import apply_temperature, brier, coverage_table, ece, fit_temperature, nll
 from bacuda_research.hs.nomenclature import load_nomenclature
-from bacuda_research.hs.realdesc import PACKAGED, dedup_key, group_key, part_of, read_real, split_real
+from bacuda_research.hs.realdesc import PACKAGED, dedup_key, group_key, part_of, read_real, split_real, train_share
 from bacuda_research.hs.synthetic import write_fixture
 
 
@@ -71,6 +71,18 @@ def test_split_is_fixed_grouped_and_checks_overlap(tmp_path, nom):
     assert victim not in set(c["test"]["text"]) and stats["real_test_dropped_overlap_with_train"] == 1
     with pytest.raises(ValueError, match="three fractions"):
         split_real(df, [0.5, 0.5])
+
+
+def test_train_share_is_nested_and_leaves_val_and_test_alone(tmp_path, nom):
+    words = [f"{chr(97 + i % 26)}{chr(97 + i // 26)}q" for i in range(80)]
+    df = read_real(_write(tmp_path / "r.csv", [(f"{w} item", nom.hs6[i % len(nom.hs6)] + "0000") for i, w in enumerate(words)]), nom)
+    parts = split_real(df, [0.6, 0.2, 0.2])
+    half, quarter = (train_share(parts["train"], [0.6, 0.2, 0.2], s) for s in (0.5, 0.25))
+    assert set(quarter["text"]) < set(half["text"]) < set(parts["train"]["text"])
+    assert 0.3 < len(half) / len(parts["train"]) < 0.7
+    assert train_share(parts["train"], [0.6, 0.2, 0.2], 1.0) is parts["train"]
+    with pytest.raises(ValueError, match="train_share"):
+        train_share(parts["train"], [0.6, 0.2, 0.2], 0.0)
 
 
 def test_keys():

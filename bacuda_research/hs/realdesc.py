@@ -45,9 +45,14 @@ def group_key(text: str) -> str:
     return key.split(" ", 1)[0][:3] if key else ""
 
 
+def group_u(group: str) -> float:
+    """A number in [0, 1) from an md5 of the group (stable across runs and machines)."""
+    return int(hashlib.md5(group.encode("utf-8")).hexdigest()[:8], 16) / 2**32
+
+
 def part_of(group: str, fractions: Sequence[float]) -> str:
-    """``train``/``val``/``test`` from an md5 of the group (stable across runs and machines)."""
-    u = int(hashlib.md5(group.encode("utf-8")).hexdigest()[:8], 16) / 2**32
+    """``train``/``val``/``test`` by ``group_u``: the first ``fractions[0]`` of [0, 1) is train, and so on."""
+    u = group_u(group)
     if u < fractions[0]:
         return "train"
     return "val" if u < fractions[0] + fractions[1] else "test"
@@ -117,3 +122,15 @@ def split_real(real: pd.DataFrame, fractions: Sequence[float], train_texts: Sequ
         stats.update({f"real_{name}_rows": len(v) for name, v in out.items()})
         stats["real_groups"] = int(real["group"].nunique())
     return out
+
+
+def train_share(train: pd.DataFrame, fractions: Sequence[float], share: float) -> pd.DataFrame:
+    """The real training rows of the groups in the first ``share`` of the train part's md5 range
+    (``group_u < fractions[0] * share``): nested (a smaller share keeps a subset of a larger one's
+    groups), for learning curves; val and test are untouched. ``share == 1``: ``train`` itself."""
+    if not 0 < share <= 1:
+        raise ValueError(f"data.real.train_share={share!r}: expected 0 < share <= 1")
+    if share == 1:
+        return train
+    keep = train["group"].map(group_u) < fractions[0] * share
+    return train[keep].reset_index(drop=True)

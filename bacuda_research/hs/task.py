@@ -34,7 +34,7 @@ log = logging.getLogger("bacuda_research")
 
 DATA_KEYS = {"name", "nomenclature", "hs2022", "eu_cn", "path", "columns", "on_unknown", "split_fractions",
              "benchmark", "real", "augment_copies", "max_train_samples", "max_eval_samples", "num_workers"}
-REAL_KEYS = {"path", "text", "code", "lang", "split_fractions", "train", "repeat"}
+REAL_KEYS = {"path", "text", "code", "lang", "split_fractions", "train", "repeat", "train_share"}
 MODEL_KEYS = {
     "transformer": {"name", "family", "kind", "encoder", "scratch", "trainable_layers", "max_length", "pooling",
                     "head_hidden", "dropout", "loss_weights", "label_smoothing", "lr", "encoder_lr", "weight_decay",
@@ -107,12 +107,17 @@ def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.Da
     if not rcfg or not rcfg.get("path"):
         return None
     # ``repeat`` may be absent from run folders made before it existed (their configs are re-read).
-    check_keys(rcfg, REAL_KEYS if "repeat" in rcfg else REAL_KEYS - {"repeat"}, "data.real")
-    from bacuda_research.hs.realdesc import PACKAGED, read_real, split_real
+    # Keys added later may be absent from older run folders (their configs are re-read).
+    check_keys(rcfg, REAL_KEYS - {k for k in ("repeat", "train_share") if k not in rcfg}, "data.real")
+    from bacuda_research.hs.realdesc import PACKAGED, read_real, split_real, train_share
 
     path = PACKAGED if rcfg.path == "packaged" else Path(rcfg.path)
     real = read_real(path, nom, rcfg.text, rcfg.code, rcfg.lang, stats=stats)
     parts = split_real(real, list(rcfg.split_fractions), list(splits["train"]["text"]), stats)
+    share = float(rcfg.get("train_share", 1.0))
+    if share < 1:
+        parts["train"] = train_share(parts["train"], list(rcfg.split_fractions), share)
+        stats["real_train_rows_kept_by_share"] = len(parts["train"])
     if rcfg.train:
         for name in ("train", "val"):
             splits[name] = pd.concat([splits[name], parts[name]], ignore_index=True)

@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from bacuda_research.hs.corpus import COLUMNS
@@ -30,6 +31,8 @@ from bacuda_research.hs.nomenclature import Nomenclature, normalize_code
 from bacuda_research.hs.text import compose_input
 
 PACKAGED = Path(__file__).parent / "realdata" / "fpo_extra_references.csv"
+# Training-only sources (``data.real.extra``) shipped with the package, by name (realdata/CARD.md).
+PACKAGED_EXTRA = {"hmrc_references": Path(__file__).parent / "realdata" / "hmrc_references.csv"}
 _NON_ALNUM = re.compile(r"[\W_]+")
 
 
@@ -60,11 +63,11 @@ def part_of(group: str, fractions: Sequence[float]) -> str:
 
 def read_real(path: str | Path, nom: Nomenclature, text_col: str = "Goods Description",
               code_col: str = "Commodity Code", lang_col: str | None = None, default_lang: str = "en",
-              stats: dict[str, int] | None = None) -> pd.DataFrame:
+              stats: dict[str, int] | None = None, prefix: str = "real") -> pd.DataFrame:
     """``COLUMNS`` frame (``source="real"``, ``group`` = first-word group) of a (text, code) table.
 
     Rows whose code is not digits (broken CSV lines upstream) or not an HS 2022 HS6 are dropped
-    and counted in ``stats``; exact (text, HS6) repeats are merged.
+    and counted in ``stats`` (keys ``{prefix}_...``); exact (text, HS6) repeats are merged.
     """
     path = Path(path)
     if not path.is_file():
@@ -86,13 +89,13 @@ def read_real(path: str | Path, nom: Nomenclature, text_col: str = "Goods Descri
             continue
         text = compose_input(raw)
         if text:
-            rows.append((text, hs6[:2], hs6[:4], hs6, "real", lang, f"real:{group_key(raw)}"))
+            rows.append((text, hs6[:2], hs6[:4], hs6, prefix, lang, f"{prefix}:{group_key(raw)}"))
     out = pd.DataFrame(rows, columns=COLUMNS)
     n = len(out)
     out = out.assign(_k=out["text"].map(dedup_key)).drop_duplicates(["_k", "hs6"]).drop(columns="_k")
     if stats is not None:
-        stats.update(real_rows_read=len(df), real_dropped_malformed_code=bad_code,
-                     real_dropped_code_not_hs2022=not_hs, real_duplicates_merged=n - len(out))
+        stats.update({f"{prefix}_rows_read": len(df), f"{prefix}_dropped_malformed_code": bad_code,
+                      f"{prefix}_dropped_code_not_hs2022": not_hs, f"{prefix}_duplicates_merged": n - len(out)})
     return out.reset_index(drop=True)
 
 
@@ -134,3 +137,26 @@ def train_share(train: pd.DataFrame, fractions: Sequence[float], share: float) -
         return train
     keep = train["group"].map(group_u) < fractions[0] * share
     return train[keep].reset_index(drop=True)
+
+
+def read_extra(source: str, nom: Nomenclature, avoid: dict[str, Sequence[str]],
+               stats: dict[str, int] | None = None) -> pd.DataFrame:
+    """Training-only real descriptions (``data.real.extra``): a ``PACKAGED_EXTRA`` name or a CSV path
+    with ``text`` and ``code`` columns, read like ``read_real`` (``source="real_extra"``, English).
+
+    A row whose ``dedup_key`` equals a text of any ``avoid`` set (held-out, validation and smoke-set
+    texts, and the real training texts it would only repeat) is dropped and counted
+    (``real_extra_dropped_equal_to_<name>``): no evaluation row is ever trained on.
+    """
+    path = PACKAGED_EXTRA.get(source, Path(source))
+    df = read_real(path, nom, "text", "code", stats=stats, prefix="real_extra")
+    keys = df["text"].map(dedup_key)
+    drop = np.zeros(len(df), bool)
+    for name, texts in avoid.items():
+        hit = keys.isin({dedup_key(t) for t in texts}).to_numpy() & ~drop
+        drop |= hit
+        if stats is not None:
+            stats[f"real_extra_dropped_equal_to_{name}"] = int(hit.sum())
+    if stats is not None:
+        stats["real_extra_rows"] = int((~drop).sum())
+    return df[~drop].reset_index(drop=True)

@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ log = logging.getLogger("bacuda_research")
 
 DATA_KEYS = {"name", "nomenclature", "hs2022", "eu_cn", "path", "columns", "on_unknown", "split_fractions",
              "benchmark", "real", "augment_copies", "max_train_samples", "max_eval_samples", "num_workers"}
-REAL_KEYS = {"path", "text", "code", "lang", "split_fractions", "train", "repeat", "train_share"}
+REAL_KEYS = {"path", "text", "code", "lang", "split_fractions", "train", "repeat", "train_share", "extra"}
 MODEL_KEYS = {
     "transformer": {"name", "family", "kind", "encoder", "scratch", "trainable_layers", "max_length", "pooling",
                     "head_hidden", "dropout", "loss_weights", "label_smoothing", "lr", "encoder_lr", "weight_decay",
@@ -82,7 +82,8 @@ def build_data(dcfg: DictConfig, seed: int) -> tuple[Nomenclature, dict[str, pd.
                                                  random_state=seed).reset_index(drop=True)
     # Held-out rows are scored only on HS6 codes seen in training (with counts): an unseen class
     # measures the split, not the model.
-    real_file = add_real(dcfg.real, nom, splits, stats)
+    smoke = _benchmark(dcfg, nom)
+    real_file = add_real(dcfg.real, nom, splits, stats, [] if smoke is None else list(smoke["text"]))
     if real_file:
         files.append(real_file)
     seen = set(splits["train"]["hs6"].dropna())
@@ -100,16 +101,17 @@ def build_data(dcfg: DictConfig, seed: int) -> tuple[Nomenclature, dict[str, pd.
 
 
 def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.DataFrame],
-             stats: dict[str, int]) -> Path | None:
+             stats: dict[str, int], smoke_texts: Sequence[str] = ()) -> Path | None:
     """Real goods descriptions (``data.real``): fixed grouped split (``hs/realdesc.py``); its train part
     joins training and its val part joins validation when ``train`` is true; its test part becomes
-    ``splits["real"]``, scored like the test split and never used for any choice."""
+    ``splits["real"]``, scored like the test split and never used for any choice. ``extra`` sources
+    join training only, without any row equal to a validation, held-out or smoke-set text."""
     if not rcfg or not rcfg.get("path"):
         return None
     # ``repeat`` may be absent from run folders made before it existed (their configs are re-read).
     # Keys added later may be absent from older run folders (their configs are re-read).
-    check_keys(rcfg, REAL_KEYS - {k for k in ("repeat", "train_share") if k not in rcfg}, "data.real")
-    from bacuda_research.hs.realdesc import PACKAGED, read_real, split_real, train_share
+    check_keys(rcfg, REAL_KEYS - {k for k in ("repeat", "train_share", "extra") if k not in rcfg}, "data.real")
+    from bacuda_research.hs.realdesc import PACKAGED, read_extra, read_real, split_real, train_share
 
     path = PACKAGED if rcfg.path == "packaged" else Path(rcfg.path)
     real = read_real(path, nom, rcfg.text, rcfg.code, rcfg.lang, stats=stats)
@@ -118,9 +120,19 @@ def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.Da
     if share < 1:
         parts["train"] = train_share(parts["train"], list(rcfg.split_fractions), share)
         stats["real_train_rows_kept_by_share"] = len(parts["train"])
+    extra = []
+    for source in rcfg.get("extra") or []:
+        avoid = {"real_test": parts["test"]["text"], "real_val": parts["val"]["text"],
+                 "real_train": parts["train"]["text"], "val": splits["val"]["text"],
+                 "test": splits["test"]["text"], "smoke_set": smoke_texts}
+        got: dict[str, int] = {}
+        extra.append(read_extra(str(source), nom, avoid, got))
+        for k, v in got.items():
+            stats[k] = stats.get(k, 0) + v
     if rcfg.train:
         for name in ("train", "val"):
-            splits[name] = pd.concat([splits[name], parts[name]], ignore_index=True)
+            splits[name] = pd.concat([splits[name], parts[name]] + (extra if name == "train" else []),
+                                     ignore_index=True)
     splits["real"] = parts["test"]
     return path
 

@@ -18,7 +18,9 @@ Rows (``text, code, origin``), in file order, nothing rewritten but surrounding 
 - ``intercept``: a search term of the ``default`` section of ``intercept_messages.yml`` whose guidance
   message names exactly one number, and that number is a code of 6 or more digits right after the
   word ``commodity``, ``subheading`` or ``code`` (a message naming a heading, a chapter or two codes
-  gives no single answer and is skipped).
+  gives no single answer and is skipped);
+- ``intercept_heading``: likewise, when the one number is a 4-digit heading right after the word
+  ``heading`` (the row then teaches HS2/HS4 only).
 
 Codes are kept as written (6-10 digits); ``hs/realdesc.py`` keeps their first six digits when they
 are HS 2022 subheadings and counts the others. The output is written atomically.
@@ -39,6 +41,7 @@ from bacuda_research.core.io import write_text
 
 NUMBER = re.compile(r"\d+")
 SINGLE_CODE = re.compile(r"\b(?:commodity|subheading|code)\s+(?:code\s+)?(\d{6,10})\b", re.IGNORECASE)
+HEADING = re.compile(r"\bheading\s+(\d{4})\b", re.IGNORECASE)
 
 
 def search_references(path: Path) -> list[tuple[str, str, str]]:
@@ -58,8 +61,11 @@ def intercepts(path: Path) -> tuple[list[tuple[str, str, str]], int]:
         message = str(message)
         numbers = NUMBER.findall(message)
         found = SINGLE_CODE.findall(message)
+        heading = HEADING.findall(message)
         if len(numbers) == 1 and len(found) == 1 and found[0] == numbers[0]:
             rows.append((str(term).strip(), found[0], "intercept"))
+        elif len(numbers) == 1 and len(heading) == 1 and heading[0] == numbers[0]:
+            rows.append((str(term).strip(), heading[0], "intercept_heading"))
     return rows, len(data)
 
 
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     w.writerow(["text", "code", "origin"])
     w.writerows(rows)
     write_text(args.output, buf.getvalue())
-    counts = {o: sum(r[2] == o for r in rows) for o in ("search_reference", "brand", "intercept")}
+    counts = {o: sum(r[2] == o for r in rows) for o in ("search_reference", "brand", "intercept", "intercept_heading")}
     print(f"{len(rows)} rows {counts} (intercept terms read: {n_terms}) -> {args.output}")
     return 0
 

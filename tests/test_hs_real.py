@@ -7,11 +7,12 @@ import hashlib
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bacuda_research.hs.calibration import apply_temperature, brier, coverage_table, ece, fit_temperature, nll
 from bacuda_research.hs.nomenclature import load_nomenclature
-from bacuda_research.hs.realdesc import PACKAGED, dedup_key, group_key, part_of, read_real, split_real, train_share
+from bacuda_research.hs.realdesc import PACKAGED, PACKAGED_EXTRA, dedup_key, group_key, part_of, read_extra, read_real, split_real, train_share
 from bacuda_research.hs.synthetic import write_fixture
 
 
@@ -29,6 +30,34 @@ def test_packaged_file_matches_its_card():
         rows = list(csv.reader(f))
     assert rows[0] == ["Goods Description", "Commodity Code"] and len(rows) - 1 == 2358
     assert (PACKAGED.parent / "LICENCE-trade-tariff-backend.txt").read_text().startswith("The MIT License")
+
+
+def test_packaged_extra_file_matches_its_card():
+    path = PACKAGED_EXTRA["hmrc_references"]
+    card = (path.parent / "CARD.md").read_text(encoding="utf-8")
+    sha = re.search(r"hmrc_references.csv.*?sha256 `([0-9a-f]{64})`", card, re.S).group(1)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["text", "code", "origin"] and len(rows) - 1 == 6210
+    assert (path.parent / "LICENCE-trade-tariff-lambdas-fpo-search.txt").read_text().startswith("The MIT License")
+
+
+def test_extra_rows_keep_headings_and_never_equal_an_evaluation_text(tmp_path, nom):
+    heading = next(c for c in nom.hs4 if not nom.contains(c + "00"))
+    f = tmp_path / "x.csv"
+    with f.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "code"])
+        w.writerows([("widget pro", nom.hs6[0] + "0000"), ("Held Out Thing", nom.hs6[1]), ("gizmo", heading),
+                     ("smoke text", nom.hs6[2]), ("five", "12345")])
+    stats: dict[str, int] = {}
+    df = read_extra(str(f), nom, {"real_test": ["held-out thing"], "smoke_set": ["SMOKE TEXT!"]}, stats)
+    assert list(df["text"]) == ["widget pro", "gizmo"] and set(df["source"]) == {"real_extra"}
+    row = df.set_index("text").loc["gizmo"]
+    assert row["hs4"] == heading and row["hs2"] == heading[:2] and pd.isna(row["hs6"])
+    assert stats["real_extra_dropped_equal_to_real_test"] == 1 and stats["real_extra_dropped_equal_to_smoke_set"] == 1
+    assert stats["real_extra_dropped_malformed_code"] == 1 and stats["real_extra_rows"] == 2
 
 
 def _write(path, rows):

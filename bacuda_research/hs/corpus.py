@@ -32,7 +32,7 @@ log = logging.getLogger("bacuda_research")
 COLUMNS = ["text", "hs2", "hs4", "hs6", "source", "lang", "group"]
 
 
-def _labels(code: str, depth: int, nom: Nomenclature) -> tuple[str | None, str | None, str | None]:
+def code_labels(code: str, depth: int, nom: Nomenclature) -> tuple[str | None, str | None, str | None]:
     """Labels a code of ``depth`` digits can teach (only codes that exist in the nomenclature).
 
     An undivided heading (``0409`` with the single subheading ``040900``) also teaches its HS6.
@@ -65,7 +65,7 @@ def hs2022_corpus(nom: Nomenclature) -> pd.DataFrame:
         for code in codes:
             text = normalize_text(nom.describe(code))
             if text:
-                rows.append((text, *_labels(code, depth, nom), "hs2022", "en", f"hs:{code}"))
+                rows.append((text, *code_labels(code, depth, nom), "hs2022", "en", f"hs:{code}"))
     df = pd.DataFrame(rows, columns=COLUMNS)
     clash = df.duplicated("text", keep=False) & df["group"].str.len().eq(9)  # "hs:" + 6 digits
     for i in np.flatnonzero(clash.to_numpy()):
@@ -107,7 +107,7 @@ def eu_cn_corpus(path: str | Path, nom: Nomenclature, lang: str | None = None,
         for q in (4, 6, 8):
             if q < pos and q in last and last[q][0][:q] == code[:q]:
                 chain += [_cut(t, max_ancestor_words) for t in last[q][1]]
-        hs2, hs4, hs6 = _labels(code, pos, nom)
+        hs2, hs4, hs6 = code_labels(code, pos, nom)
         if hs2 is None:  # chapters 98-99 and anything else outside HS
             dropped_not_hs += 1
             continue

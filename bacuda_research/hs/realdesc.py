@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from bacuda_research.hs.corpus import COLUMNS
+from bacuda_research.hs.corpus import COLUMNS, code_labels
 from bacuda_research.hs.nomenclature import Nomenclature, normalize_code
 from bacuda_research.hs.text import compose_input
 
@@ -63,11 +63,13 @@ def part_of(group: str, fractions: Sequence[float]) -> str:
 
 def read_real(path: str | Path, nom: Nomenclature, text_col: str = "Goods Description",
               code_col: str = "Commodity Code", lang_col: str | None = None, default_lang: str = "en",
-              stats: dict[str, int] | None = None, prefix: str = "real") -> pd.DataFrame:
+              stats: dict[str, int] | None = None, prefix: str = "real", headings: bool = False) -> pd.DataFrame:
     """``COLUMNS`` frame (``source="real"``, ``group`` = first-word group) of a (text, code) table.
 
     Rows whose code is not digits (broken CSV lines upstream) or not an HS 2022 HS6 are dropped
     and counted in ``stats`` (keys ``{prefix}_...``); exact (text, HS6) repeats are merged.
+    ``headings``: a 4-digit HS 2022 heading is kept too, as a row that teaches HS2/HS4 only (its HS6
+    is empty unless the heading is undivided), like the nomenclature's own heading texts.
     """
     path = Path(path)
     if not path.is_file():
@@ -80,19 +82,21 @@ def read_real(path: str | Path, nom: Nomenclature, text_col: str = "Goods Descri
     rows, bad_code, not_hs = [], 0, 0
     for raw, code, lang in zip(df[text_col], df[code_col], langs):
         digits = str(code).strip()
-        if not digits.isdigit() or len(digits) < 6:
+        if not digits.isdigit() or len(digits) < (4 if headings else 6) or len(digits) == 5:
             bad_code += 1
             continue
-        hs6 = normalize_code(digits)
-        if hs6 is None or not nom.contains(hs6):
+        hs2, hs4, hs6 = code_labels(digits, 4, nom) if len(digits) == 4 else (None, None, normalize_code(digits))
+        if len(digits) > 4:
+            hs2, hs4, hs6 = (hs6[:2], hs6[:4], hs6) if hs6 and nom.contains(hs6) else (None, None, None)
+        if hs4 is None:
             not_hs += 1
             continue
         text = compose_input(raw)
         if text:
-            rows.append((text, hs6[:2], hs6[:4], hs6, prefix, lang, f"{prefix}:{group_key(raw)}"))
+            rows.append((text, hs2, hs4, hs6, prefix, lang, f"{prefix}:{group_key(raw)}"))
     out = pd.DataFrame(rows, columns=COLUMNS)
     n = len(out)
-    out = out.assign(_k=out["text"].map(dedup_key)).drop_duplicates(["_k", "hs6"]).drop(columns="_k")
+    out = out.assign(_k=out["text"].map(dedup_key)).drop_duplicates(["_k", "hs4", "hs6"]).drop(columns="_k")
     if stats is not None:
         stats.update({f"{prefix}_rows_read": len(df), f"{prefix}_dropped_malformed_code": bad_code,
                       f"{prefix}_dropped_code_not_hs2022": not_hs, f"{prefix}_duplicates_merged": n - len(out)})
@@ -142,14 +146,15 @@ def train_share(train: pd.DataFrame, fractions: Sequence[float], share: float) -
 def read_extra(source: str, nom: Nomenclature, avoid: dict[str, Sequence[str]],
                stats: dict[str, int] | None = None) -> pd.DataFrame:
     """Training-only real descriptions (``data.real.extra``): a ``PACKAGED_EXTRA`` name or a CSV path
-    with ``text`` and ``code`` columns, read like ``read_real`` (``source="real_extra"``, English).
+    with ``text`` and ``code`` columns (6-10 digits, or a 4-digit heading: an HS2/HS4-only row), read
+    like ``read_real`` (``source="real_extra"``, English).
 
     A row whose ``dedup_key`` equals a text of any ``avoid`` set (held-out, validation and smoke-set
     texts, and the real training texts it would only repeat) is dropped and counted
     (``real_extra_dropped_equal_to_<name>``): no evaluation row is ever trained on.
     """
     path = PACKAGED_EXTRA.get(source, Path(source))
-    df = read_real(path, nom, "text", "code", stats=stats, prefix="real_extra")
+    df = read_real(path, nom, "text", "code", stats=stats, prefix="real_extra", headings=True)
     keys = df["text"].map(dedup_key)
     drop = np.zeros(len(df), bool)
     for name, texts in avoid.items():

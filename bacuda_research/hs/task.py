@@ -83,9 +83,7 @@ def build_data(dcfg: DictConfig, seed: int) -> tuple[Nomenclature, dict[str, pd.
     # Held-out rows are scored only on HS6 codes seen in training (with counts): an unseen class
     # measures the split, not the model.
     smoke = _benchmark(dcfg, nom)
-    real_file = add_real(dcfg.real, nom, splits, stats, [] if smoke is None else list(smoke["text"]))
-    if real_file:
-        files.append(real_file)
+    files += add_real(dcfg.real, nom, splits, stats, [] if smoke is None else list(smoke["text"]))
     seen = set(splits["train"]["hs6"].dropna())
     for name in ("val", "test"):
         df = splits[name]
@@ -101,17 +99,16 @@ def build_data(dcfg: DictConfig, seed: int) -> tuple[Nomenclature, dict[str, pd.
 
 
 def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.DataFrame],
-             stats: dict[str, int], smoke_texts: Sequence[str] = ()) -> Path | None:
+             stats: dict[str, int], smoke_texts: Sequence[str] = ()) -> list[Path]:
     """Real goods descriptions (``data.real``): fixed grouped split (``hs/realdesc.py``); its train part
     joins training and its val part joins validation when ``train`` is true; its test part becomes
     ``splits["real"]``, scored like the test split and never used for any choice. ``extra`` sources
     join training only, without any row equal to a validation, held-out or smoke-set text."""
     if not rcfg or not rcfg.get("path"):
-        return None
-    # ``repeat`` may be absent from run folders made before it existed (their configs are re-read).
+        return []
     # Keys added later may be absent from older run folders (their configs are re-read).
     check_keys(rcfg, REAL_KEYS - {k for k in ("repeat", "train_share", "extra") if k not in rcfg}, "data.real")
-    from bacuda_research.hs.realdesc import PACKAGED, read_extra, read_real, split_real, train_share
+    from bacuda_research.hs.realdesc import PACKAGED, PACKAGED_EXTRA, read_extra, read_real, split_real, train_share
 
     path = PACKAGED if rcfg.path == "packaged" else Path(rcfg.path)
     real = read_real(path, nom, rcfg.text, rcfg.code, rcfg.lang, stats=stats)
@@ -120,13 +117,14 @@ def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.Da
     if share < 1:
         parts["train"] = train_share(parts["train"], list(rcfg.split_fractions), share)
         stats["real_train_rows_kept_by_share"] = len(parts["train"])
-    extra = []
+    extra, files = [], [path]
     for source in rcfg.get("extra") or []:
         avoid = {"real_test": parts["test"]["text"], "real_val": parts["val"]["text"],
                  "real_train": parts["train"]["text"], "val": splits["val"]["text"],
                  "test": splits["test"]["text"], "smoke_set": smoke_texts}
         got: dict[str, int] = {}
         extra.append(read_extra(str(source), nom, avoid, got))
+        files.append(PACKAGED_EXTRA.get(str(source), Path(str(source))))
         for k, v in got.items():
             stats[k] = stats.get(k, 0) + v
     if rcfg.train:
@@ -134,7 +132,7 @@ def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.Da
             splits[name] = pd.concat([splits[name], parts[name]] + (extra if name == "train" else []),
                                      ignore_index=True)
     splits["real"] = parts["test"]
-    return path
+    return files
 
 
 def add_noisy_copies(train: pd.DataFrame, copies: int, seed: int) -> pd.DataFrame:

@@ -4,8 +4,8 @@
         --output experiments/hs/real/hs_minilm_s0/rescore.json
 
 Recomputes the HS6 path probabilities of the run's own val, test, real-description and smoke-set rows
-(the run's config and seed rebuild the same splits; vectors come from the run's embedding cache,
-the encoder being frozen), then:
+(the run's config and seed rebuild the same splits; vectors come from the run's embedding cache
+when the encoder is frozen, else they are recomputed), then:
 
 - fits the calibration temperature with today's ``hs.task.fit_calibration`` (Brier score on the
   real-description val rows; the first runs used the log-likelihood on all val rows) and reports ECE before/after and the
@@ -14,9 +14,10 @@ the encoder being frozen), then:
 - ``--mixture-rows real|all``: chooses the (heads, embedding kNN, lexical kNN) weights again with
   today's ``hs.train.choose_mixture`` on those validation rows (``model.mixture.rows``; runs trained
   before that key chose on all val rows), stores them in ``checkpoints/model.ckpt`` (so ``bacuda-hs``
-  and an exported bundle use them) and scores everything with them; the full metrics (per language and
-  the smoke set too) then go to the output's ``metrics``, which ``hs_real_table.py`` shows instead of
-  the report's;
+  and an exported bundle use them) and scores everything with them through ``hs.task.evaluate_all``
+  (the training run's own scoring: the output's ``metrics`` hold every metric the report has, the
+  real validation rows, per language and the smoke set included, and the prediction CSVs are
+  rewritten), which ``hs_real_table.py`` shows instead of the report's;
 - ``--int8``: rounds every used row of the lexical bag table to int8 codes times a float32 scale (as
   training does since ``hs.train.prune_lexical`` rounds to int8; older runs rounded to float16),
   writes ``checkpoints/model_int8.ckpt`` and reports every accuracy before and after, so "equal
@@ -38,7 +39,8 @@ from bacuda_research.hs.embedding import embed_texts
 from bacuda_research.hs.module import HSLitModule
 from bacuda_research.hs.models import resolve_encoder_path
 from bacuda_research.hs.corpus import load_benchmark
-from bacuda_research.hs.task import attach_calibration, build_data, calibration_report, evaluate, fit_calibration
+from bacuda_research.hs.task import (attach_calibration, build_data, calibration_report, evaluate, evaluate_all,
+                                     fit_calibration)
 from bacuda_research.hs.tfidf import dequantize, int8_rows
 
 
@@ -59,9 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     has_bench = bool(cfg.data.benchmark) and Path(cfg.data.benchmark).is_file()
     bench = load_benchmark(cfg.data.benchmark, nom) if has_bench else None
     sets = {k: splits[k] for k in ("val", "test", "real") if k in splits} | ({"bench": bench} if bench is not None else {})
-    folder = str(resolve_encoder_path(cfg.model.encoder))
-    pooled = {k: embed_texts(module.model, module.tokenizer_json, list(v["text"]), int(cfg.model.max_length),
-                             cache_dir=cfg.get("cache_dir"), cache_id=folder) for k, v in sets.items()}
+    # A frozen pretrained encoder's vectors come from the run's cache; a trained one's are recomputed.
+    frozen = bool(cfg.model.encoder) and int(cfg.model.trainable_layers) == 0
+    cache = {"cache_dir": cfg.get("cache_dir"), "cache_id": str(resolve_encoder_path(cfg.model.encoder))} if frozen else {}
+    pooled = {k: embed_texts(module.model, module.tokenizer_json, list(v["text"]), int(cfg.model.max_length), **cache)
+              for k, v in sets.items()}
     lex = {k: module.featurizer().transform(list(v["text"])) for k, v in sets.items()} if module.has_lexical else {}
 
     def scores(m: HSLitModule) -> dict[str, torch.Tensor]:
@@ -75,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     mixture = None
     if args.mixture_rows:
-        mixture = rechoose_mixture(module, ckpt, cfg, sets["val"], pooled["val"], lex.get("val"), nom,
-                                   args.mixture_rows)
+        mixture = rechoose_mixture(module, cfg, sets["val"], pooled["val"], lex.get("val"), nom, args.mixture_rows)
     probs = scores(module)
     old_t = (module.calibration or {}).get("temperature")
     fitted = fit_calibration(probs["val"], sets["val"], nom)
@@ -86,11 +89,13 @@ def main(argv: list[str] | None = None) -> int:
            "ece": {k: v["metrics"] for k, v in calib.items()}, "coverage": {k: v["coverage"] for k, v in calib.items()},
            "accuracy": accuracies(probs)}
     if mixture is not None:
+        by_text = {t: probs[k][i] for k, df in sets.items() for i, t in enumerate(df["text"])}
         out["mixture"] = mixture
-        out["metrics"] = all_metrics(probs, sets, nom)
-        write_predictions(args.run, cfg, probs, sets, nom)
-    if args.write_calibration:
-        attach_calibration(ckpt, out["calibration"])
+        out["metrics"], _ = evaluate_all(lambda texts: torch.stack([by_text[t] for t in texts]), nom, splits,
+                                         bench, args.run, cfg.get("predictions_file"))
+    if args.write_calibration or mixture is not None:
+        attach_calibration(ckpt, out["calibration"] if args.write_calibration else None,
+                           module.mix if mixture is not None else None)
     if args.int8:
         w = module.model.lexical.weight
         q, scale = int8_rows(w.detach().numpy())
@@ -109,9 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def rechoose_mixture(module: HSLitModule, ckpt: Path, cfg, val, pooled_val: torch.Tensor, lex_val, nom,
-                     rows_cfg: str) -> dict:
-    """``hs.train.choose_mixture`` on ``rows_cfg`` val rows; the weights are written into ``ckpt`` (atomic)."""
+def rechoose_mixture(module: HSLitModule, cfg, val, pooled_val: torch.Tensor, lex_val, nom, rows_cfg: str) -> dict:
+    """``hs.train.choose_mixture`` on ``rows_cfg`` val rows (sets ``module.mix``; ``main`` stores it)."""
     from bacuda_research.hs.data import encode_labels
     from bacuda_research.hs.train import choose_mixture, mixture_rows
 
@@ -119,36 +123,8 @@ def rechoose_mixture(module: HSLitModule, ckpt: Path, cfg, val, pooled_val: torc
     rows, rows_name = mixture_rows(val, rows_cfg)
     chosen = choose_mixture(module, pooled_val, lex_val, encode_labels(val, nom)[:, 2],
                             float(cfg.model.mixture.step), rows, rows_name)
-    state = torch.load(str(ckpt), map_location="cpu", weights_only=True)
-    state["state_dict"]["mix"] = module.mix.detach().clone().cpu()
-    tmp = ckpt.with_name(ckpt.name + ".tmp")
-    torch.save(state, str(tmp))
-    tmp.replace(ckpt)
-    print(f"mixture {before} -> {chosen['weights']} (chosen on {rows_name}, {chosen['n']} rows) stored in {ckpt}")
+    print(f"mixture {before} -> {chosen['weights']} (chosen on {rows_name}, {chosen['n']} rows)")
     return {"weights_before": before, **chosen}
-
-
-def all_metrics(probs: dict[str, torch.Tensor], sets: dict, nom) -> dict[str, float]:
-    """Every metric ``task.evaluate_all`` reports for these splits (the smoke set as ``bench/all`` + per language)."""
-    from bacuda_research.hs.task import per_language
-
-    out: dict[str, float] = {}
-    for k, df in sets.items():
-        out.update(evaluate(probs[k], df, nom, "bench/all" if k == "bench" else k))
-        if k in ("real", "bench"):
-            out.update(per_language(probs[k], df, nom, k))
-    return out
-
-
-def write_predictions(run: Path, cfg, probs: dict[str, torch.Tensor], sets: dict, nom) -> None:
-    """The run's top-5 CSVs again, with the new mixture (what training wrote, ``task.evaluate_all``)."""
-    from bacuda_research.core.io import write_table
-    from bacuda_research.hs.task import top_k_table
-
-    files = {"test": cfg.get("predictions_file"), "real": "real_predictions.csv", "bench": "benchmark_predictions.csv"}
-    for k, name in files.items():
-        if name and k in sets and len(sets[k]):
-            write_table(top_k_table(sets[k], probs[k], nom), run / name)
 
 
 if __name__ == "__main__":

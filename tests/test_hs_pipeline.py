@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from bacuda_research.core.config import compose
+from bacuda_research.core.paths import REPO_ROOT
 from bacuda_research.hs.synthetic import fixture_overrides, write_fixture
 from bacuda_research.run import run
 
@@ -141,3 +142,30 @@ def test_cli_rejects_non_models(tmp_path, capsys):
     assert "bundle" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([str(tmp_path), "--input", "a.csv"])  # --output missing
+
+
+def test_rescore_rewrites_mixture_and_calibration_once_and_reports_what_training_reports(tiny_run, tmp_path):
+    """scripts/hs_rescore.py --mixture-rows: the training run's own scoring (every val/test/smoke-set
+    metric of the report), and the new weights and temperature both in the checkpoint."""
+    import runpy
+    import shutil
+
+    from omegaconf import OmegaConf
+
+    src, report, cfg = tiny_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(src, run_dir)
+    (run_dir / ".hydra").mkdir(exist_ok=True)
+    OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
+    (run_dir / "predictions.csv").unlink()
+    rescore = runpy.run_path(str(REPO_ROOT / "scripts" / "hs_rescore.py"))
+    out_file = tmp_path / "rescore.json"
+    assert rescore["main"]([str(run_dir), "--output", str(out_file), "--mixture-rows", "all",
+                            "--write-calibration"]) == 0
+    out = json.loads(out_file.read_text())
+    wanted = {k for k in report["metrics"] if k.split("/")[0] in ("val", "test", "bench")} - {"test/hs6_seen_classes"}
+    assert not wanted - set(out["metrics"]), sorted(wanted - set(out["metrics"]))[:10]
+    assert (run_dir / "predictions.csv").is_file()
+    ckpt = torch.load(run_dir / "checkpoints/model.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["state_dict"]["mix"].tolist() == pytest.approx(out["mixture"]["weights"])
+    assert ckpt["hs"]["calibration"]["temperature"] == pytest.approx(out["calibration"]["temperature"])

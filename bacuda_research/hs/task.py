@@ -324,15 +324,20 @@ def run_hs(cfg: DictConfig, run_dir: Path, loggers: list[Any]) -> Any:
     return TaskResult(metrics=metrics, data_sha256=digest, extra=extra)
 
 
-def attach_calibration(ckpt: Path, calibration: dict[str, Any]) -> None:
-    """Store the validation-fitted temperature in the checkpoint's ``hs`` section (atomic rewrite):
-    ``bacuda-hs`` and exported bundles then report a calibrated ``confidence``."""
+def attach_calibration(ckpt: Path, calibration: dict[str, Any] | None = None, mix: torch.Tensor | None = None) -> None:
+    """Store the validation-fitted temperature in the checkpoint's ``hs`` section and/or new mixture
+    weights in its state (one atomic rewrite): ``bacuda-hs`` and exported bundles then report a
+    calibrated ``confidence`` and use those weights."""
     state = torch.load(str(ckpt), map_location="cpu", weights_only=True)
-    state["hs"]["calibration"] = dict(calibration)
+    if calibration is not None:
+        state["hs"]["calibration"] = dict(calibration)
+        log.info("calibration temperature %.3f stored in %s", calibration["temperature"], ckpt)
+    if mix is not None:
+        state["state_dict"]["mix"] = mix.detach().clone().cpu()
+        log.info("mixture weights %s stored in %s", [round(float(x), 4) for x in mix.tolist()], ckpt)
     tmp = ckpt.with_name(ckpt.name + ".tmp")
     torch.save(state, str(tmp))
     tmp.replace(ckpt)
-    log.info("calibration temperature %.3f stored in %s", calibration["temperature"], ckpt)
 
 
 def fit_baseline(cfg: DictConfig, nom: Nomenclature, splits: dict[str, pd.DataFrame], train: pd.DataFrame):

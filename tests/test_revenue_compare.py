@@ -65,6 +65,22 @@ def test_compare_revenue_writes_intervals_curves_and_plot(small_runs, tmp_path):
     assert png.stat().st_size > 1000
 
 
+def test_a_comparison_reads_each_report_and_scores_file_once(small_runs, monkeypatch):
+    import bacuda_research.bench.revenue as rv
+
+    reads = []
+    real_report, real_parquet = rv.read_report, pd.read_parquet
+    monkeypatch.setattr(rv, "read_report", lambda d: reads.append(("report", str(d))) or real_report(d))
+    monkeypatch.setattr(rv.pd, "read_parquet", lambda p: reads.append(("scores", str(p))) or real_parquet(p))
+    runs = {"reference": {m: [str(d) for d in ds] for m, ds in small_runs.items()}}
+    # one run under two model names, and in a second comparison
+    runs["reference"]["expected_again"] = Runs((small_runs["xgb_expected"][1],))
+    runs["again"] = {"xgboost": [str(small_runs["xgboost"][1])]}
+    compare_revenue(runs, [("xgb_expected", "largest")], n_boot=5)
+    assert reads and len(reads) == len(set(reads))
+    assert {p for kind, p in reads if kind == "report"} == {str(d) for ds in small_runs.values() for d in ds}
+
+
 @pytest.fixture(scope="module")
 def date_run(tmp_path_factory):
     """A tiny DATE run with its id-free test scores (expected-revenue ranking)."""

@@ -148,6 +148,30 @@ def test_strategies_never_receive_a_label_of_the_current_batch(tmp_path):
             data.oracle.labels_of(never[:1])
 
 
+def test_the_weekly_features_read_data_tariff_digits(tmp_path):
+    """data.tariff_digits reaches the simulation's features as it does training's (6-digit codes: HS6 = code)."""
+    from bacuda_research.declarations.synthetic import generate_declarations
+    from bacuda_research.simulation.strategies import RandomStrategy
+
+    df = generate_declarations(rows=3000, seed=0, days=90)
+    df["tariff.code"] //= 10_000
+    df.to_csv(tmp_path / "hs6.csv", index=False)
+    seen = []
+
+    class Spy(RandomStrategy):
+        needs_features = True
+
+        def fit(self, ctx):
+            seen.append(ctx)
+
+    sim, _ = build_simulator(tmp_path, Spy("spy"), "data=file", f"data.path={tmp_path / 'hs6.csv'}",
+                             "data.tariff_digits=6", "simulation.weeks=2")
+    sim.run()
+    assert seen and all(c.features.tariff_digits == 6 for c in seen)
+    frame = seen[0].train.frame
+    assert (frame["HS6"] == frame["tariff.code"]).all() and (frame["HS2"] < 100).all()
+
+
 # -- 5. hybrids --------------------------------------------------------------------------------------
 def test_hybrid_budget_rounding_and_disjoint_parts(tmp_path):
     assert split_budget(10, [0.9, 0.1]) == [9, 1]

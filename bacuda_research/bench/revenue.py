@@ -17,7 +17,6 @@ chosen pairs, and precision@n / revenue@n for n = 1..20 % for the trade-off plot
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from bacuda_research.core.report import read_report
 from bacuda_research.metrics.bootstrap import paired_interval, resampled_metrics
 from bacuda_research.metrics.selection import DEFAULT_PERCENTS, top_percent_metrics
 
@@ -42,7 +42,35 @@ DEFAULT_PAIRS = (
 )
 
 
-def rescore_run(run_dir: str | Path, cache_dir: str | None = None, threads: int | None = None) -> dict[str, np.ndarray]:
+class RunFiles:
+    """Run folders' ``report.json`` and scores files, each read once: a comparison asks for one run
+    in several steps (has it scores? its labels, its scores) and under several model names (DATE's
+    rankings are columns of one scores file). A fresh one per comparison: files are not watched."""
+
+    def __init__(self) -> None:
+        self._reports: dict[Path, dict[str, Any]] = {}
+        self._scores: dict[Path, pd.DataFrame] = {}
+
+    def report(self, run_dir: str | Path) -> dict[str, Any]:
+        key = Path(run_dir)
+        if key not in self._reports:
+            self._reports[key] = read_report(key)
+        return self._reports[key]
+
+    def scores_path(self, run_dir: str | Path) -> Path | None:
+        """The scores file the run's report names (None when it names none)."""
+        name = self.report(run_dir)["config"].get("scores_file")
+        return Path(run_dir) / name if name else None
+
+    def scores(self, run_dir: str | Path) -> pd.DataFrame:
+        path = self.scores_path(run_dir)
+        if path not in self._scores:
+            self._scores[path] = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        return self._scores[path]
+
+
+def rescore_run(run_dir: str | Path, cache_dir: str | None = None, threads: int | None = None,
+                files: RunFiles | None = None) -> dict[str, np.ndarray]:
     """A committed classic baseline run's test scores and labels, recomputed from its report's config
     (at ``threads`` when given, else the run's own setting; ``cache_dir`` when given, else the run's).
 
@@ -52,7 +80,7 @@ def rescore_run(run_dir: str | Path, cache_dir: str | None = None, threads: int 
     from bacuda_research.fraud.baselines import build_baseline
     from bacuda_research.fraud.task import build_datamodule
 
-    rep = json.loads((Path(run_dir) / "report.json").read_text(encoding="utf-8"))
+    rep = (files or RunFiles()).report(run_dir)
     cfg = OmegaConf.create(rep["config"])
     if cfg.model.family != "classic":
         raise ValueError(f"{run_dir}: only classic baselines can be re-scored (model.family={cfg.model.family})")
@@ -110,24 +138,23 @@ def _check_metrics(run_dir: str | Path, rep: Mapping[str, Any], scores: np.ndarr
                              "the scores are not the run's (threads, library versions, or another test split?)")
 
 
-def has_scores(run_dir: str | Path) -> bool:
+def has_scores(run_dir: str | Path, files: RunFiles | None = None) -> bool:
     """Whether a run folder holds its test scores (the ``scores_file`` its report names)."""
-    rep = json.loads((Path(run_dir) / "report.json").read_text(encoding="utf-8"))
-    name = rep["config"].get("scores_file")
-    return bool(name) and (Path(run_dir) / name).is_file()
+    path = (files or RunFiles()).scores_path(run_dir)
+    return path is not None and path.is_file()
 
 
-def load_scores(run_dir: str | Path, column: str, labels: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def load_scores(run_dir: str | Path, column: str, labels: tuple[np.ndarray, np.ndarray],
+                files: RunFiles | None = None) -> np.ndarray:
     """``column`` of a run's committed scores file, checked: the test metrics it gives on ``labels``
     (illicit, revenue of the test rows) must equal the report's where the report has them."""
-    rep = json.loads((Path(run_dir) / "report.json").read_text(encoding="utf-8"))
-    path = Path(run_dir) / rep["config"]["scores_file"]
-    df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    files = files or RunFiles()
+    rep, path, df = files.report(run_dir), files.scores_path(run_dir), files.scores(run_dir)
     if column not in df.columns:
         raise ValueError(f"{path}: no column {column!r} (has {list(df.columns)})")
     if len(df) != len(labels[0]) or not np.array_equal(df["row"].to_numpy(), np.arange(len(df))):
         raise ValueError(f"{path}: {len(df)} rows in order expected {len(labels[0])} (another test split?)")
-    scores = df[column].to_numpy(np.float64)
+    scores = df[column].to_numpy(np.float64, copy=True)  # not a view of the shared frame
     prefix = _checked_prefix(rep["config"], column)
     if prefix is not None:
         _check_metrics(run_dir, rep, scores, labels, prefix)
@@ -137,11 +164,11 @@ def load_scores(run_dir: str | Path, column: str, labels: tuple[np.ndarray, np.n
     return scores
 
 
-def heldout_labels(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def heldout_labels(run_dir: str | Path, files: RunFiles | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(illicit, revenue) of a run's test rows, rebuilt from its report's data config."""
     from bacuda_research.fraud.task import build_datamodule
 
-    rep = json.loads((Path(run_dir) / "report.json").read_text(encoding="utf-8"))
+    rep = (files or RunFiles()).report(run_dir)
     dm = build_datamodule(OmegaConf.create(rep["config"]))
     dm.setup()
     if rep.get("data_sha256") and dm.data_sha256 != rep["data_sha256"]:
@@ -159,19 +186,19 @@ def _as_runs(spec: Runs | Sequence[str | Path]) -> Runs:
     return spec if isinstance(spec, Runs) else Runs(tuple(spec))
 
 
-def _mode_scores(models: Mapping[str, Runs | Sequence[str | Path]], cache_dir: str | None, threads: int | None
-                 ) -> tuple[dict[str, list[np.ndarray]], tuple[np.ndarray, np.ndarray]]:
+def _mode_scores(models: Mapping[str, Runs | Sequence[str | Path]], cache_dir: str | None, threads: int | None,
+                 files: RunFiles) -> tuple[dict[str, list[np.ndarray]], tuple[np.ndarray, np.ndarray]]:
     """Every model's test score vectors in one risk-flag mode, and the test labels they share."""
     specs = {name: _as_runs(spec) for name, spec in models.items()}
     found: dict[tuple[str, int], np.ndarray] = {}
     labels = None
     for name, spec in specs.items():  # runs without a scores file are re-fitted first: they give the labels
         for i, f in enumerate(spec.folders):
-            if has_scores(f):
+            if has_scores(f, files):
                 continue
             if spec.column != "score":
                 raise ValueError(f"{f}: no scores file, and a re-fitted baseline has no column {spec.column!r}")
-            o = rescore_run(f, cache_dir, threads)
+            o = rescore_run(f, cache_dir, threads, files)
             if labels is not None and not (np.array_equal(o["illicit"], labels[0])
                                            and np.array_equal(o["revenue"], labels[1])):
                 raise ValueError(f"{f}: runs on different test rows cannot be paired")
@@ -181,8 +208,8 @@ def _mode_scores(models: Mapping[str, Runs | Sequence[str | Path]], cache_dir: s
         for i, f in enumerate(spec.folders):
             if (name, i) not in found:
                 if labels is None:
-                    labels = heldout_labels(f)
-                found[name, i] = load_scores(f, spec.column, labels)
+                    labels = heldout_labels(f, files)
+                found[name, i] = load_scores(f, spec.column, labels, files)
         log.info("revenue comparison: %s: %d run(s), metrics equal to the reports", name, len(spec.folders))
     return {name: _dedupe([found[name, i] for i in range(len(spec.folders))]) for name, spec in specs.items()}, labels
 
@@ -196,9 +223,9 @@ def compare_revenue(runs: Mapping[str, Mapping[str, Runs | Sequence[str | Path]]
     bootstrap ``mean``, ``lo``/``hi`` (95 %), ``p_a_ahead``. Curves: one row per (flags, model, n)
     with the seed-mean ``precision`` and ``revenue`` at n % (n = 1..20).
     """
-    intervals, curves = [], []
+    intervals, curves, files = [], [], RunFiles()
     for flags, models in runs.items():
-        scores, labels = _mode_scores(models, cache_dir, threads)
+        scores, labels = _mode_scores(models, cache_dir, threads, files)
         for name, vectors in scores.items():
             for n in TRADEOFF_PERCENTS:
                 m = [top_percent_metrics(v, *labels, (n,)) for v in vectors]

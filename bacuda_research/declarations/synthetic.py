@@ -35,6 +35,18 @@ def _zipf_choice(rng: np.random.Generator, n_items: int, size: int, a: float) ->
     return rng.choice(n_items, size=size, p=weights / weights.sum())
 
 
+def _calibrate(logit: np.ndarray, rate: float) -> float:
+    """The intercept (by bisection on [-15, 5]) that makes the mean P(illicit) about ``rate``."""
+    lo, hi = -15.0, 5.0
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        if (1 / (1 + np.exp(-(logit + mid)))).mean() > rate:
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
 def generate_declarations(rows: int = 40000, seed: int = 7, start: str = "2013-01-01",
                           days: int = 365, illicit_rate: float = 0.08,
                           drift: DriftSpec | Mapping[str, Any] | None = None,
@@ -88,16 +100,11 @@ def generate_declarations(rows: int = 40000, seed: int = 7, start: str = "2013-0
     if drifted is not None:
         logit = logit + drifted.logit
     # calibrate the intercept so the illicit rate is about `illicit_rate` (with drift: on every day)
-    lo, hi = -15.0, 5.0
-    for _ in range(50 if drifted is None else 0):
-        mid = (lo + hi) / 2
-        if (1 / (1 + np.exp(-(logit + mid)))).mean() > illicit_rate:
-            hi = mid
-        else:
-            lo = mid
-    if drifted is not None:
-        lo = calibrate_by_day(logit, drifted.day, days, illicit_rate)
-    p_illicit = 1 / (1 + np.exp(-(logit + lo)))
+    if drifted is None:
+        intercept = _calibrate(logit, illicit_rate)
+    else:
+        intercept = calibrate_by_day(logit, drifted.day, days, illicit_rate)
+    p_illicit = 1 / (1 + np.exp(-(logit + intercept)))
     illicit = rng.random(rows) < p_illicit
 
     quantity = np.maximum(1, np.round(np.exp(rng.normal(4.0, 1.4, rows)))).astype(np.int64)

@@ -35,19 +35,26 @@ class BoosterError(ValueError):
 
 
 def booster_json(raw: bytes, source: str) -> dict[str, Any]:
-    """The model of ``raw`` (XGBoost JSON or UBJSON bytes) as parsed JSON.
+    """The model of ``raw`` (XGBoost JSON or UBJSON bytes) as parsed JSON (see ``parse_booster``)."""
+    return parse_booster(raw, source)[0]
+
+
+def parse_booster(raw: bytes, source: str) -> tuple[dict[str, Any], Any]:
+    """The model of ``raw`` (XGBoost JSON or UBJSON bytes) as parsed JSON, and the XGBoost
+    ``Booster`` that read it (None for JSON bytes, which XGBoost has not read yet).
 
     UBJSON goes through XGBoost's own reader (loading does not walk the trees; only prediction
-    does) and back out as JSON; nothing predicts before ``check_booster`` passes.
+    does) and back out as JSON; that booster is handed back so the caller does not load the model a
+    second time. Nothing predicts before ``check_booster`` passes.
     """
-    text = bytes(raw)
+    text, booster = bytes(raw), None
     if not (text[:1] == b"{" and text[1:2] in (b'"', b"}", b" ", b"\n", b"\r", b"\t")):  # UBJSON: '{' + a type marker
         import xgboost as xgb
 
-        b = xgb.Booster()
+        booster = xgb.Booster()
         try:
-            b.load_model(bytearray(text))
-            text = bytes(b.save_raw("json"))
+            booster.load_model(bytearray(text))
+            text = bytes(booster.save_raw("json"))
         except xgb.core.XGBoostError as e:
             raise BoosterError(f"{source}: not an XGBoost model ({short_message(e)})") from None
     try:
@@ -56,7 +63,7 @@ def booster_json(raw: bytes, source: str) -> dict[str, Any]:
         raise BoosterError(f"{source}: not valid XGBoost JSON ({type(e).__name__})") from None
     if not isinstance(model, dict):
         raise BoosterError(f"{source}: not an XGBoost model (top level is not an object)")
-    return model
+    return model, booster
 
 
 def short_message(e: BaseException, n: int = 80) -> str:

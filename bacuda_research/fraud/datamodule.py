@@ -22,7 +22,7 @@ from bacuda_research.declarations.schema import SchemaOptions, load_declarations
 from bacuda_research.declarations.split import time_split
 from bacuda_research.declarations.synthetic import synthetic_file
 from bacuda_research.core.io import sha256_file
-from bacuda_research.fraud.declared_data import setup_declared, uses_schema
+from bacuda_research.fraud.declared_data import make_features, setup_declared, uses_schema
 
 SPLITS = ("train", "valid", "test")
 
@@ -142,13 +142,7 @@ class DeclarationsDataModule(pl.LightningDataModule):
         split_cfg = self.data_cfg.get("split") or {}
         parts = time_split(df, valid_start=split_cfg.get("valid_start"), test_start=split_cfg.get("test_start"),
                            fractions=split_cfg.get("fractions"), source=str(self.path))
-        fcfg = self.features_cfg
-        self.features = DeclarationFeatures(
-            risk_flags=fcfg.get("risk_flags", "reference"), risk_folds=int(fcfg.get("risk_folds", 5)),
-            risk_smoothing=float(fcfg.get("risk_smoothing", 10)),
-            risk_top_fraction=float(fcfg.get("risk_top_fraction", 0.1)),
-            tariff_digits=int(self.data_cfg.get("tariff_digits", 10)), seed=self.seed,
-        )
+        self.features = make_features(self.data_cfg, self.features_cfg, self.seed)
         frames = {"train": self.features.fit_transform(parts[0]),
                   "valid": self.features.transform(parts[1]), "test": self.features.transform(parts[2])}
         for name, frame in frames.items():

@@ -106,6 +106,21 @@ def build_features(features_cfg: Mapping[str, Any], schema: DeclaredSchema, seed
                         risk_rates=bool(features_cfg.get("risk_rates", True)), **common)
 
 
+def make_features(data_cfg: Mapping[str, Any], features_cfg: Mapping[str, Any], seed: int,
+                  schema: DeclaredSchema | None = None):
+    """A fresh, unfitted feature transformer for a run's ``data`` and ``features`` configs: the
+    declared schema's (``build_features``), else DATE's features on the DATE layout, whose tariff
+    codes are ``data.tariff_digits`` long. The training data module and the simulation (which
+    refits one every week) both build theirs here, so the two cannot drift apart."""
+    if schema is not None:
+        return build_features(features_cfg, schema, seed)
+    return DeclarationFeatures(
+        risk_flags=features_cfg.get("risk_flags", "reference"), risk_folds=int(features_cfg.get("risk_folds", 5)),
+        risk_smoothing=float(features_cfg.get("risk_smoothing", 10)),
+        risk_top_fraction=float(features_cfg.get("risk_top_fraction", 0.1)),
+        tariff_digits=int(data_cfg.get("tariff_digits", 10)), seed=seed)
+
+
 def setup_declared(dm, Split) -> None:
     """Fill a ``DeclarationsDataModule`` (``splits`` of ``Split``, ``features``, ``path``, ``data_sha256``)
     from a schema."""
@@ -118,7 +133,7 @@ def setup_declared(dm, Split) -> None:
     dm.path, dm.paths = paths[0], paths
     dm.data_sha256 = data_hash(paths)
     dm.has_revenue = "revenue" in schema.roles
-    dm.features = build_features(dm.features_cfg, schema, dm.seed)
+    dm.features = make_features(dm.data_cfg, dm.features_cfg, dm.seed, schema)
     frames = {"train": dm.features.fit_transform(parts[0]), "valid": dm.features.transform(parts[1]),
               "test": dm.features.transform(parts[2])}
     for name, frame in frames.items():

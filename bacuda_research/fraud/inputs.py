@@ -21,9 +21,16 @@ def dense_scaler(X: np.ndarray) -> dict[str, list[float]]:
     return {"mean": z.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1.0).tolist()}
 
 
-def dense_inputs(X: np.ndarray, scaler: Mapping[str, list[float]]) -> np.ndarray:
+def dense_scaled(X: np.ndarray, scaler: Mapping[str, list[float]]) -> np.ndarray:
+    """sign(x)*log1p(|x|) standardised by ``dense_scaler``'s mean/std, in float64 (also the
+    simulation's drift score)."""
     z = np.sign(X) * np.log1p(np.abs(X))
-    return ((z - np.asarray(scaler["mean"])) / np.asarray(scaler["std"])).astype(np.float32)
+    return (z - np.asarray(scaler["mean"])) / np.asarray(scaler["std"])
+
+
+def dense_inputs(X: np.ndarray, scaler: Mapping[str, list[float]]) -> np.ndarray:
+    """The dense branch's inputs: ``dense_scaled`` in float32."""
+    return dense_scaled(X, scaler).astype(np.float32)
 
 
 def model_inputs(df: pd.DataFrame, features: Any, stage: Any, encoder: Any,

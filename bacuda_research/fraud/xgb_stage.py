@@ -234,17 +234,19 @@ class TreeStage:
         masks of all trees, in order, are kept in ``leaf_masks`` for ``check_leaf_table``."""
         import xgboost as xgb
 
-        from bacuda_research.fraud.booster_check import BoosterError, short_message, booster_json, check_booster
+        from bacuda_research.fraud.booster_check import BoosterError, short_message, check_booster, parse_booster
 
         boosters, masks = [], []
         for i, raw in enumerate(raws):
             source = sources[i] if sources is not None else f"booster {i}"
-            masks += check_booster(booster_json(raw, source), len(feature_names), source)
-            b = xgb.Booster()
-            try:
-                b.load_model(bytearray(raw))
-            except xgb.core.XGBoostError as e:
-                raise BoosterError(f"{source}: XGBoost refused the model ({short_message(e)})") from None
+            model, b = parse_booster(raw, source)  # UBJSON: XGBoost has read it once, here
+            masks += check_booster(model, len(feature_names), source)
+            if b is None:  # JSON bytes: XGBoost reads them only after the check
+                b = xgb.Booster()
+                try:
+                    b.load_model(bytearray(raw))
+                except xgb.core.XGBoostError as e:
+                    raise BoosterError(f"{source}: XGBoost refused the model ({short_message(e)})") from None
             boosters.append(b)
         stage = cls(boosters, feature_names)
         stage.leaf_masks = masks

@@ -59,7 +59,11 @@ class APT(Hybrid):
     def observe(self, feedback: Mapping[str, float]) -> None:
         super().observe(feedback)
         if self.arm is not None:
-            self.bandit.update(self.arm, self.reward(feedback), self.allowed)
+            self.learn(self.reward(feedback))
+
+    def learn(self, reward: float) -> None:
+        """The bandit's update with the played arm's reward (ADAPT mixes the drift score in here)."""
+        self.bandit.update(self.arm, reward, self.allowed)
 
     def log(self) -> dict[str, Any]:
         out = super().log()
@@ -104,17 +108,14 @@ class ADAPT(APT):
         c = int(round(self.d * (self.bandit.n - 1)))
         return np.abs(np.arange(self.bandit.n) - c) <= self.width
 
-    def observe(self, feedback: Mapping[str, float]) -> None:
-        Hybrid.observe(self, feedback)
-        if self.arm is None:
-            return
-        r, d = self.reward(feedback), self.d
-        if self.mixing == "multiply" and np.isfinite(d):
-            r = r * (1.0 - d)
+    def learn(self, reward: float) -> None:
+        d = self.d
         if self.mixing == "reinit" and np.isfinite(d) and d > self.threshold:
             self.bandit.reset()
             return
-        self.bandit.update(self.arm, r, self.allowed)
+        if self.mixing == "multiply" and np.isfinite(d):
+            reward = reward * (1.0 - d)
+        super().learn(reward)
         if self.mixing == "balance" and np.isfinite(d):
             self.bandit.raise_arm(int(round(d * (self.bandit.n - 1))))
 

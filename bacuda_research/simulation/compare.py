@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,11 @@ def collect(root: str | Path) -> pd.DataFrame:
     return df
 
 
+def read_weeks(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each run's ``weeks.csv`` by folder, read once for every table and plot that needs it."""
+    return {f: pd.read_csv(Path(f) / "weeks.csv") for f in runs["folder"]}
+
+
 def table(runs: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """Per strategy: mean, sd over seeds and number of runs of each metric present."""
     present = [m for m in metrics if m in runs]
@@ -47,12 +52,15 @@ def table(runs: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
 
 
 
-def by_quarter(runs: pd.DataFrame, metric: str = "norm_precision") -> pd.DataFrame:
+def by_quarter(runs: pd.DataFrame, metric: str = "norm_precision",
+               weeks: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Per strategy (rows) and calendar quarter of the screened week (columns): the mean of ``metric``
-    over the weeks of that quarter and over seeds. Shows whether a strategy ages as the data drifts."""
+    over the weeks of that quarter and over seeds. Shows whether a strategy ages as the data drifts.
+    ``weeks``: the runs' ``read_weeks`` (read here when None)."""
+    weeks = read_weeks(runs) if weeks is None else weeks
     parts = []
     for folder, name in zip(runs["folder"], runs["strategy"]):
-        w = pd.read_csv(Path(folder) / "weeks.csv", usecols=["test_start", metric])
+        w = weeks[folder][["test_start", metric]]
         parts.append(w.assign(strategy=name, quarter=pd.to_datetime(w["test_start"]).dt.to_period("Q").astype(str)))
     long = pd.concat(parts, ignore_index=True)
     order = list(dict.fromkeys(runs["strategy"]))
@@ -87,12 +95,15 @@ def to_markdown(tab: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def overlay_plot(runs: pd.DataFrame, path: str | Path, metric: str = "norm_precision", title: str = "") -> Path:
-    """Each strategy's 13-week moving average of ``metric`` (mean over seeds, +-1 sd band)."""
+def overlay_plot(runs: pd.DataFrame, path: str | Path, metric: str = "norm_precision", title: str = "",
+                 weeks: Mapping[str, pd.DataFrame] | None = None) -> Path:
+    """Each strategy's 13-week moving average of ``metric`` (mean over seeds, +-1 sd band);
+    ``weeks``: the runs' ``read_weeks`` (read here when None)."""
+    weeks = read_weeks(runs) if weeks is None else weeks
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, (name, group) in enumerate(runs.groupby("strategy", sort=False)):
-        curves = [moving_average(pd.read_csv(Path(f) / "weeks.csv")[metric]) for f in group["folder"]]
+        curves = [moving_average(weeks[f][metric]) for f in group["folder"]]
         n = min(len(c) for c in curves)
         stack = np.vstack([c.to_numpy()[:n] for c in curves])
         mean, sd = stack.mean(axis=0), stack.std(axis=0, ddof=1) if len(stack) > 1 else np.zeros(n)

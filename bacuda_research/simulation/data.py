@@ -10,7 +10,7 @@ labels (SIMULATION.md 1.3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,9 +19,8 @@ import pandas as pd
 
 from bacuda_research.core.io import sha256_file
 from bacuda_research.fraud.datamodule import DeclarationsDataModule, Split
-from bacuda_research.fraud.declared_data import build_features, config_schema, load_parts, uses_schema
+from bacuda_research.fraud.declared_data import config_schema, load_parts, make_features, uses_schema
 from bacuda_research.declarations.declared import data_hash
-from bacuda_research.declarations.features import DeclarationFeatures
 from bacuda_research.declarations.schema import load_declarations
 from bacuda_research.simulation.oracle import LABEL_COLUMNS, LabelOracle
 
@@ -36,20 +35,17 @@ class SimData:
     oracle: LabelOracle
     data_sha256: str
     schema: Any = None
+    # the ``data`` config it was read with (the features read ``tariff_digits`` from it)
+    data_cfg: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def dates(self) -> np.ndarray:
         return self.frame["sgd.date"].to_numpy()
 
     def make_features(self, features_cfg: Mapping[str, Any], seed: int):
-        """A fresh, unfitted feature transformer of the configured kind (refitted every week)."""
-        if self.schema is not None:
-            return build_features(features_cfg, self.schema, seed)
-        return DeclarationFeatures(
-            risk_flags=features_cfg.get("risk_flags", "reference"), risk_folds=int(features_cfg.get("risk_folds", 5)),
-            risk_smoothing=float(features_cfg.get("risk_smoothing", 10)),
-            risk_top_fraction=float(features_cfg.get("risk_top_fraction", 0.1)),
-            tariff_digits=int(features_cfg.get("tariff_digits", 10)), seed=seed)
+        """A fresh, unfitted feature transformer of the configured kind (refitted every week), built
+        as the training data module builds its own (``fraud.declared_data.make_features``)."""
+        return make_features(self.data_cfg, features_cfg, seed, self.schema)
 
     def labeled(self, rows: np.ndarray) -> pd.DataFrame:
         """The rows with their revealed labels (the oracle refuses rows never inspected)."""
@@ -93,7 +89,7 @@ def load_sim_data(data_cfg: Mapping[str, Any], cache_dir: str | Path) -> SimData
     df = df.sort_values("sgd.date", kind="stable").reset_index(drop=True)
     oracle = LabelOracle(df["illicit"].to_numpy(), df["revenue"].to_numpy() if has_revenue else None)
     frame = df.drop(columns=[c for c in df.columns if c in LABEL_COLUMNS])
-    return SimData(frame=frame, oracle=oracle, data_sha256=sha, schema=schema)
+    return SimData(frame=frame, oracle=oracle, data_sha256=sha, schema=schema, data_cfg=data_cfg)
 
 
 def history_mask(frame: pd.DataFrame, history: np.ndarray, masking: str, label_rate: float,

@@ -1,8 +1,9 @@
 """A drift score in [0, 1] between the recently labeled declarations and this week's batch.
 
 Sliced Wasserstein-1 on the tree stage's features (``sign(x) log1p|x|``, standardised by the
-reference rows): ``projections`` random unit directions, at most ``max_points`` rows of each side,
-SciPy's exact 1-D Wasserstein distance per direction. Each distance is at most the mean absolute
+reference rows: ``fraud.inputs.dense_scaler``, the scaling of DATE's dense inputs): ``projections``
+random unit directions, at most ``max_points`` rows of each side, SciPy's exact 1-D Wasserstein
+distance per direction. Each distance is at most the mean absolute
 projection of the two samples (E|u.x| + E|u.y| bounds W1), so their ratio, averaged over
 directions, lies in [0, 1]: 0 for identical samples, near 1 for disjoint, far-apart ones. It is the
 reference's ``pot`` normalisation (cost / (mean norm + mean norm)) with sliced instead of exact
@@ -13,6 +14,8 @@ rows are the inspected ones, so the score mixes selection bias with real drift.
 from __future__ import annotations
 
 import numpy as np
+
+from bacuda_research.fraud.inputs import dense_scaled, dense_scaler
 
 
 def drift_score(reference: np.ndarray, current: np.ndarray, rng: np.random.Generator,
@@ -28,10 +31,8 @@ def drift_score(reference: np.ndarray, current: np.ndarray, rng: np.random.Gener
         return X[rng.choice(len(X), size=max_points, replace=False)] if len(X) > max_points else X
 
     ref, cur = sample(reference), sample(current)
-    ref, cur = np.sign(ref) * np.log1p(np.abs(ref)), np.sign(cur) * np.log1p(np.abs(cur))
-    mean, std = ref.mean(axis=0), ref.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    ref, cur = (ref - mean) / std, (cur - mean) / std
+    scaler = dense_scaler(ref)  # DATE's dense-input scaling, fitted on the reference rows
+    ref, cur = dense_scaled(ref, scaler), dense_scaled(cur, scaler)
     u = rng.normal(size=(ref.shape[1], int(projections)))
     u /= np.linalg.norm(u, axis=0, keepdims=True)
     pr, pc = ref @ u, cur @ u

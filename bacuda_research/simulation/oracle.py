@@ -29,11 +29,9 @@ class LabelOracle:
     def __len__(self) -> int:
         return len(self._illicit)
 
-    def reveal(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(illicit, revenue) of inspected ``rows``; they count as revealed from now on."""
-        rows = np.asarray(rows, dtype=np.int64)
-        self._revealed[rows] = True
-        return self._illicit[rows].copy(), self.revenue_of(rows)
+    def reveal(self, rows: np.ndarray) -> None:
+        """Inspected ``rows`` count as revealed from now on (``labels_of`` gives their labels)."""
+        self._revealed[np.asarray(rows, dtype=np.int64)] = True
 
     def labels_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(illicit, revenue) of ``rows`` that were revealed before; refuses any other row."""

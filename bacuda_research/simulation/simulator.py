@@ -93,12 +93,13 @@ class Simulator:
         batch_rows = np.flatnonzero(in_batch)
         train_rows = np.flatnonzero(self.labeled & (dates >= np.datetime64(w["train_start"]))
                                     & (dates < np.datetime64(w["valid_start"])))
-        valid_rows = np.flatnonzero(self.labeled & (dates >= np.datetime64(w["valid_start"]))
-                                    & (dates < np.datetime64(w["test_start"])))
+        # the validation window, inspected or not (the drift reference); its labeled rows validate
+        in_valid = (dates >= np.datetime64(w["valid_start"])) & (dates < np.datetime64(w["test_start"]))
+        valid_rows = np.flatnonzero(self.labeled & in_valid)
         k = budget(len(batch_rows), float(self.plan[t]))
         ctx, parts = None, {}
         if k:  # a week without declarations (a gap in the data) is logged with k = 0, nothing fitted
-            ctx = self._context(t, w, train_rows, valid_rows, batch_rows)
+            ctx = self._context(t, train_rows, valid_rows, in_valid, batch_rows)
             clock["features_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             self.strategy.fit(ctx)
@@ -114,7 +115,7 @@ class Simulator:
         metrics = self.data.oracle.score(batch_rows, sel_rows)
         if k:
             self.strategy.observe(metrics)
-        row = self._row(t, w, metrics, parts, batch_rows, (len(train_rows), len(valid_rows)), logged=bool(k))
+        row = self._row(t, w, metrics, parts, batch_rows, sel_rows, (len(train_rows), len(valid_rows)), logged=bool(k))
         clock["evaluate_s"] = time.perf_counter() - t0
         new = pd.DataFrame({"week": np.full(len(chosen), t, dtype=np.int32), "row": sel_rows,
                             "part": np.concatenate([[tag] * len(p) for tag, p in parts.items()]) if parts else []})
@@ -128,25 +129,27 @@ class Simulator:
         log.info("week %d (%s): k=%d/%d  norm_precision=%.3f", t, w["test_start"].date(), len(chosen),
                  len(batch_rows), metrics.get("norm_precision", float("nan")))
 
-    def _context(self, t: int, w: Mapping[str, pd.Timestamp], train_rows: np.ndarray, valid_rows: np.ndarray,
+    def _context(self, t: int, train_rows: np.ndarray, valid_rows: np.ndarray, in_valid: np.ndarray,
                  batch_rows: np.ndarray) -> WeekContext:
-        """The week's features (refitted on the labeled training window) and what strategies see."""
-        data, dates, seed = self.data, self.data.dates, week_seed(self.seed, t)
+        """The week's features (refitted on the labeled training window) and what strategies see
+        (``in_valid``: the validation window's mask, labeled or not)."""
+        data, seed = self.data, week_seed(self.seed, t)
         features = data.make_features(self.features_cfg, seed) if self.strategy.needs_features else None
         ctx = WeekContext(week=t, seed=seed, train=labeled_split(data, features, train_rows, fit=True),
                           valid=labeled_split(data, features, valid_rows, fit=False),
                           batch=batch_view(data, features, batch_rows), features=features,
                           has_revenue=data.oracle.has_revenue, threads=self.threads)
-        in_window = np.flatnonzero((dates >= np.datetime64(w["valid_start"])) & (dates < np.datetime64(w["test_start"])))
+        in_window = np.flatnonzero(in_valid)
         ctx.window_X = lambda: batch_view(data, features, in_window).X
         if self.date_factory is not None:
             ctx.date = lambda: self.date_factory(ctx)
         return ctx
 
     def _row(self, t: int, w: Mapping[str, pd.Timestamp], metrics: Mapping[str, float],
-             parts: Mapping[str, np.ndarray], batch_rows: np.ndarray, sizes: tuple[int, int],
+             parts: Mapping[str, np.ndarray], batch_rows: np.ndarray, sel_rows: np.ndarray, sizes: tuple[int, int],
              logged: bool) -> dict[str, Any]:
-        """The week's row of ``weeks.csv`` (``logged``: with the strategy's own columns)."""
+        """The week's row of ``weeks.csv`` (``sel_rows``: this week's selection, in ``parts`` order;
+        ``logged``: with the strategy's own columns)."""
         row: dict[str, Any] = {"week": t, "test_start": str(w["test_start"].date()), "rate": float(self.plan[t]),
                                **metrics, "n_train": sizes[0], "n_valid": sizes[1]}
         prev = self.weeks[-1] if self.weeks else {}
@@ -154,8 +157,7 @@ class Simulator:
         row["cum_frauds"] = prev.get("cum_frauds", 0.0) + metrics["frauds_found"]
         if "revenue_found" in metrics:
             row["cum_revenue"] = prev.get("cum_revenue", 0.0) + metrics["revenue_found"]
-        inspected = np.concatenate([self.selections["row"].to_numpy(np.int64),
-                                    batch_rows[np.concatenate(list(parts.values()))] if parts else []]).astype(np.int64)
+        inspected = np.concatenate([self.selections["row"].to_numpy(np.int64), sel_rows])
         for name, col in CUMULATIVE:
             if col in self.data.frame:
                 row[name] = int(pd.unique(self.data.frame[col].to_numpy()[inspected]).size)

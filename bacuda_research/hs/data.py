@@ -19,6 +19,19 @@ from torch.utils.data import Dataset
 from bacuda_research.hs.nomenclature import Nomenclature
 
 IGNORE = -100
+# ``source`` of a real goods description (``hs/realdesc.py``) and the suffix of a repeat of one.
+REAL = "real"
+REPEAT_SUFFIX = "~rep"
+
+
+def real_rows(df: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the real goods descriptions (``source == "real"``) among ``df``'s rows."""
+    return (df["source"] == REAL).to_numpy() if "source" in df.columns else np.zeros(len(df), bool)
+
+
+def is_repeat(train: pd.DataFrame) -> np.ndarray:
+    """Rows added by ``task.repeat_real`` (loss weight only: not in kNN indexes or IDF)."""
+    return train["source"].str.endswith(REPEAT_SUFFIX).to_numpy()
 
 
 def encode_labels(df: pd.DataFrame, nom: Nomenclature, unknown: int | None = None) -> np.ndarray:

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from bacuda_research.hs.corpus import (dedupe, eu_cn_corpus, hs2022_corpus, load_benchmark, pairs_corpus,
                                        split_groups)
 from bacuda_research.hs.calibration import fit_temperature
-from bacuda_research.hs.data import encode_labels
+from bacuda_research.hs.data import REAL, REPEAT_SUFFIX, encode_labels, is_repeat, real_rows
 from bacuda_research.hs.decoding import hierarchical_scores
 from bacuda_research.hs.metrics import HSMetrics
 from bacuda_research.hs.nomenclature import Nomenclature, load_nomenclature
@@ -163,14 +163,9 @@ def repeat_real(train: pd.DataFrame, repeat: int) -> pd.DataFrame:
     if repeat == 1:
         return train
     train = train.reset_index(drop=True)
-    real = train[train["source"] == "real"]
-    reps = real.assign(source="real~rep", parent=real.index.to_numpy())
+    real = train[real_rows(train)]
+    reps = real.assign(source=REAL + REPEAT_SUFFIX, parent=real.index.to_numpy())
     return pd.concat([train] + [reps] * (int(repeat) - 1), ignore_index=True)
-
-
-def is_repeat(train: pd.DataFrame) -> np.ndarray:
-    """Rows added by ``repeat_real``."""
-    return train["source"].str.endswith("~rep").to_numpy()
 
 
 def training_rows(data_cfg: DictConfig, train: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -208,7 +203,7 @@ def evaluate_all(predict, nom: Nomenclature, splits: dict[str, pd.DataFrame], be
         probs = predict(list(splits[name]["text"]))
         metrics.update(evaluate(probs, splits[name], nom, name))
         if name == "val" and "source" in splits[name].columns:
-            real = np.array(splits[name]["source"] == "real", dtype=bool)
+            real = real_rows(splits[name])
             if real.any():  # the real goods descriptions among the validation rows, on their own
                 metrics.update(evaluate(probs[torch.from_numpy(real)], splits[name][real], nom, "val/real"))
         if name == "val":
@@ -239,7 +234,7 @@ def fit_calibration(probs: torch.Tensor, val: pd.DataFrame, nom: Nomenclature, m
     """The temperature of ``hs.calibration.fit_temperature`` (Brier) on the validation rows that are real
     goods descriptions (``source == "real"``) when there are at least ``min_real`` of them (users send
     such text, not nomenclature), else on the whole validation split."""
-    real = (val["source"] == "real").to_numpy() if "source" in val.columns else np.zeros(len(val), bool)
+    real = real_rows(val)
     rows = real if real.sum() >= min_real else np.ones(len(val), bool)
     labels = encode_labels(val[["hs6"]], nom)[:, 2][rows]
     t = fit_temperature(probs.numpy()[rows], labels)

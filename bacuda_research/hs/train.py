@@ -29,7 +29,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from bacuda_research.hs.data import HSFeatureDataset, HSTextDataset, TextCollator, encode_labels
+from bacuda_research.hs.data import HSFeatureDataset, HSTextDataset, TextCollator, encode_labels, is_repeat, real_rows
 from bacuda_research.hs.embedding import embed_texts
 from bacuda_research.hs.nomenclature import Nomenclature
 
@@ -93,7 +93,7 @@ def fit_transformer(cfg: DictConfig, run_dir: Path, loggers: list[Any], nom: Nom
     texts_encoded = 0
     # data.real.repeat's extra rows (hs/task.py repeat_real) weigh in the loss only: not in the kNN
     # indexes, not in the TF-IDF document frequencies, never through the encoder (their row's vector).
-    is_rep = train["source"].str.endswith("~rep").to_numpy()
+    is_rep = is_repeat(train)
     is_clean = ~train["source"].str.endswith("~aug").to_numpy() & ~is_rep
     lex_train = lex_val = featurizer = None
     if module.has_lexical:
@@ -225,7 +225,7 @@ def mixture_rows(val: pd.DataFrame, rows: str = "all", min_real: int = 100) -> t
     """
     if rows not in ("all", "real"):
         raise ValueError(f"model.mixture.rows={rows!r}: expected all or real")
-    real = (val["source"] == "real").to_numpy() if "source" in val.columns else np.zeros(len(val), bool)
+    real = real_rows(val)
     if rows == "real" and real.sum() >= min_real:
         return real, "val (real descriptions)"
     return np.ones(len(val), bool), "val"

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from omegaconf import DictConfig, OmegaConf
 
 from bacuda_research.core.report import build_report, write_report
-from bacuda_research.core.runtime import keep_freed_memory, seed_everything, set_threads
+from bacuda_research.core.runtime import git_sha, keep_freed_memory, seed_everything, set_threads
 from bacuda_research.core.task import TaskResult, print_metrics
 from bacuda_research.core.training import build_loggers, finalize_loggers, is_global_zero, log_metrics, log_params
 
@@ -48,6 +48,7 @@ def run(cfg: DictConfig, run_dir: str | Path, hydra_choices: dict[str, Any] | No
     ``hydra_choices`` (the CLI passes Hydra's group choices, e.g. ``experiment``) is recorded.
     """
     t0 = time.perf_counter()
+    git_at_start = git_sha()  # the code that runs, even if a commit lands before the report is written
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     family = cfg.model.get("family", "classic")
@@ -72,6 +73,7 @@ def run(cfg: DictConfig, run_dir: str | Path, hydra_choices: dict[str, Any] | No
         wall_time_s=time.perf_counter() - t0,
         threads=threads,
         extra={**result.extra, **({"hydra_choices": hydra_choices} if hydra_choices else {})},
+        git_at_start=git_at_start,
     )
     if not is_global_zero():  # other DDP ranks ran the same job; rank 0 writes its outputs
         return report

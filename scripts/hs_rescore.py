@@ -7,6 +7,8 @@ Recomputes the HS6 path probabilities of the run's own val, test, real-descripti
 (the run's config and seed rebuild the same splits; vectors come from the run's embedding cache
 when the encoder is frozen, else they are recomputed), then:
 
+- reports the accuracies of every set (``accuracy``), the real validation rows on their own as
+  ``val_real/...`` (reports of runs trained before ``val/real/...`` existed lack them);
 - fits the calibration temperature with today's ``hs.task.fit_calibration`` (Brier score on the
   real-description val rows; the first runs used the log-likelihood on all val rows) and reports ECE before/after and the
   coverage-accuracy table per split; ``--write-calibration`` stores that temperature in
@@ -39,6 +41,7 @@ from bacuda_research.hs.embedding import embed_texts
 from bacuda_research.hs.module import HSLitModule
 from bacuda_research.hs.models import resolve_encoder_path
 from bacuda_research.hs.corpus import load_benchmark
+from bacuda_research.hs.data import real_rows
 from bacuda_research.hs.task import (attach_calibration, build_data, calibration_report, evaluate, evaluate_all,
                                      fit_calibration)
 from bacuda_research.hs.tfidf import dequantize, int8_rows
@@ -61,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     has_bench = bool(cfg.data.benchmark) and Path(cfg.data.benchmark).is_file()
     bench = load_benchmark(cfg.data.benchmark, nom) if has_bench else None
     sets = {k: splits[k] for k in ("val", "test", "real") if k in splits} | ({"bench": bench} if bench is not None else {})
+    real_val = real_rows(splits["val"])
+    if real_val.any():  # the real goods descriptions among the validation rows, on their own (``val_real/...``)
+        sets["val_real"] = splits["val"][real_val].reset_index(drop=True)
     # A frozen pretrained encoder's vectors come from the run's cache; a trained one's are recomputed.
     frozen = bool(cfg.model.encoder) and int(cfg.model.trainable_layers) == 0
     cache = {"cache_dir": cfg.get("cache_dir"), "cache_id": str(resolve_encoder_path(cfg.model.encoder))} if frozen else {}

@@ -109,3 +109,16 @@ def test_shared_file_baselines_land_near_the_reference(tmp_path):
     assert rep["data"]["test"]["rows"] == 16582
     assert abs(m["test/auc"] - 0.740) < 0.015
     assert abs(m["test/precision@1"] - 0.410) < 0.08
+
+
+def test_report_records_the_commit_the_run_started_from(monkeypatch):
+    """A commit landing while a long run trains must not be credited with its results."""
+    from bacuda_research.core import report as report_mod
+
+    kw = dict(config={}, metrics={"m": 1.0}, seed=0, data_sha256=None, wall_time_s=1.0, threads=1)
+    monkeypatch.setattr(report_mod, "git_sha", lambda: "bbb")
+    moved = report_mod.build_report(**kw, git_at_start="aaa")
+    assert moved["git_sha"] == "aaa" and moved["git_sha_at_end"] == "bbb"
+    same = report_mod.build_report(**kw, git_at_start="bbb")
+    assert same["git_sha"] == "bbb" and "git_sha_at_end" not in same
+    assert report_mod.build_report(**kw)["git_sha"] == "bbb"

@@ -24,18 +24,26 @@ def build_report(
     wall_time_s: float,
     threads: int | None,
     extra: Mapping[str, Any] | None = None,
+    git_at_start: str | None = None,
 ) -> dict[str, Any]:
-    """Assemble the report dictionary (keys are a contract: see docs/training.md "Run folder")."""
+    """Assemble the report dictionary (keys are a contract: see docs/training.md "Run folder").
+
+    ``git_at_start``: ``git_sha()`` taken when the run began, recorded as ``git_sha`` (the code that
+    ran); when HEAD or the tree changed during the run, today's value is added as ``git_sha_at_end``.
+    """
+    now = git_sha()
     report: dict[str, Any] = {
         "metrics": {k: (float(v) if v is not None else None) for k, v in sorted(metrics.items())},
         "config": dict(config),
         "seed": int(seed),
-        "git_sha": git_sha(),
+        "git_sha": git_at_start if git_at_start is not None else now,
         "data_sha256": data_sha256,
         "versions": versions(),
         "device": device_info(threads),
         "wall_time_s": round(float(wall_time_s), 3),
     }
+    if git_at_start is not None and now != git_at_start:
+        report["git_sha_at_end"] = now
     if extra:
         report.update(extra)
     return report

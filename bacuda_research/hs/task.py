@@ -82,7 +82,7 @@ def build_data(dcfg: DictConfig, seed: int) -> tuple[Nomenclature, dict[str, pd.
                                                  random_state=seed).reset_index(drop=True)
     # Held-out rows are scored only on HS6 codes seen in training (with counts): an unseen class
     # measures the split, not the model.
-    smoke = _benchmark(dcfg, nom)
+    smoke = _benchmark(dcfg, nom, quiet=True)  # extra training rows must never equal a smoke-set text
     files += add_real(dcfg.real, nom, splits, stats, [] if smoke is None else list(smoke["text"]))
     seen = set(splits["train"]["hs6"].dropna())
     for name in ("val", "test"):
@@ -118,7 +118,7 @@ def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.Da
         parts["train"] = train_share(parts["train"], list(rcfg.split_fractions), share)
         stats["real_train_rows_kept_by_share"] = len(parts["train"])
     extra, files = [], [path]
-    for source in rcfg.get("extra") or []:
+    for source in (rcfg.get("extra") or []) if rcfg.train else []:
         avoid = {"real_test": parts["test"]["text"], "real_val": parts["val"]["text"],
                  "real_train": parts["train"]["text"], "val": splits["val"]["text"],
                  "test": splits["test"]["text"], "smoke_set": smoke_texts}
@@ -274,11 +274,12 @@ def top_k_table(df: pd.DataFrame, probs: torch.Tensor, nom: Nomenclature, k: int
     return out
 
 
-def _benchmark(dcfg: DictConfig, nom: Nomenclature) -> pd.DataFrame | None:
+def _benchmark(dcfg: DictConfig, nom: Nomenclature, quiet: bool = False) -> pd.DataFrame | None:
     if not dcfg.benchmark:
         return None
     if not Path(dcfg.benchmark).is_file():
-        log.warning("benchmark %s not found: skipped", dcfg.benchmark)
+        if not quiet:
+            log.warning("benchmark %s not found: skipped", dcfg.benchmark)
         return None
     return load_benchmark(dcfg.benchmark, nom)
 

@@ -177,3 +177,37 @@ def test_results_table_shows_the_rescored_mixture_metrics(tmp_path):
     text = table["render"](reports)
     assert "rec_s1 [0.9, 0.1, 0.0] -> [0.2, 0.4, 0.4]" in text and "rec_s0 [" not in text
     assert "| **rec, mean ± sd (2 seeds: s0, s1)** | 9 | 20.0 ± 14.1 |" in text
+
+
+def test_paired_bootstrap_of_two_models_on_the_same_held_out_rows(tmp_path):
+    """scripts/hs_paired.py: seed-mean hits, the observed difference inside its interval, and runs
+    scored on other rows refused."""
+    script = runpy.run_path(str(REPO_ROOT / "scripts" / "hs_paired.py"))
+    rows = pd.DataFrame({"text": [f"t{i}" for i in range(40)], "hs6": ["010101"] * 40})
+
+    def write(name, hit1, hit5):
+        d = tmp_path / name
+        d.mkdir()
+        df = rows.copy()
+        for j in range(1, 6):
+            df[f"pred{j}"] = "999999"
+        df.loc[hit1, "pred1"] = "010101"
+        df.loc[hit5, "pred4"] = "010101"
+        df.to_csv(d / "real_predictions.csv", index=False)
+        return str(d)
+
+    a = [write("a0", slice(0, 19), slice(20, 29)), write("a1", slice(0, 9), slice(10, 29))]  # 15 / 30 of 40
+    b = [write("b0", slice(0, 4), slice(5, 9))]  # 5 / 10 of 40
+    out = tmp_path / "p.json"
+    assert script["main"](["--a", *a, "--b", *b, "--n-boot", "300", "--output", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["hs6/acc@1"]["a"] == 37.5 and got["hs6/acc@1"]["b"] == 12.5 and got["hs6/acc@1"]["a_minus_b"] == 25.0
+    assert got["hs6/acc@5"]["a_minus_b"] == 50.0
+    lo, hi = got["hs6/acc@1"]["ci95"]
+    assert lo < 25.0 < hi and lo > 0
+    other = tmp_path / "other"
+    other.mkdir()
+    rows.assign(text="x", pred1="1", pred2="1", pred3="1", pred4="1", pred5="1").to_csv(other / "real_predictions.csv",
+                                                                                          index=False)
+    with pytest.raises(ValueError, match="different held-out rows"):
+        script["main"](["--a", *a, "--b", str(other), "--output", str(out)])

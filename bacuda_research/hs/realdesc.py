@@ -85,10 +85,9 @@ def read_real(path: str | Path, nom: Nomenclature, text_col: str = "Goods Descri
         if not digits.isdigit() or len(digits) < (4 if headings else 6) or len(digits) == 5:
             bad_code += 1
             continue
-        hs2, hs4, hs6 = code_labels(digits, 4, nom) if len(digits) == 4 else (None, None, normalize_code(digits))
-        if len(digits) > 4:
-            hs2, hs4, hs6 = (hs6[:2], hs6[:4], hs6) if hs6 and nom.contains(hs6) else (None, None, None)
-        if hs4 is None:
+        depth = 4 if len(digits) == 4 else 6  # a heading (``headings`` only) or a subheading and below
+        hs2, hs4, hs6 = code_labels(digits if depth == 4 else normalize_code(digits), depth, nom)
+        if hs4 is None or (depth == 6 and hs6 is None):
             not_hs += 1
             continue
         text = compose_input(raw)
@@ -143,17 +142,21 @@ def train_share(train: pd.DataFrame, fractions: Sequence[float], share: float) -
     return train[keep].reset_index(drop=True)
 
 
-def read_extra(source: str, nom: Nomenclature, avoid: dict[str, Sequence[str]],
+def extra_path(source: str) -> Path:
+    """The file of a ``data.real.extra`` entry: a ``PACKAGED_EXTRA`` name, else a path."""
+    return PACKAGED_EXTRA.get(source, Path(source))
+
+
+def read_extra(path: str | Path, nom: Nomenclature, avoid: dict[str, Sequence[str]],
                stats: dict[str, int] | None = None) -> pd.DataFrame:
-    """Training-only real descriptions (``data.real.extra``): a ``PACKAGED_EXTRA`` name or a CSV path
-    with ``text`` and ``code`` columns (6-10 digits, or a 4-digit heading: an HS2/HS4-only row), read
+    """Training-only real descriptions (``data.real.extra``, file from ``extra_path``): a CSV with
+    ``text`` and ``code`` columns (6-10 digits, or a 4-digit heading: an HS2/HS4-only row), read
     like ``read_real`` (``source="real_extra"``, English).
 
     A row whose ``dedup_key`` equals a text of any ``avoid`` set (held-out, validation and smoke-set
     texts, and the real training texts it would only repeat) is dropped and counted
     (``real_extra_dropped_equal_to_<name>``): no evaluation row is ever trained on.
     """
-    path = PACKAGED_EXTRA.get(source, Path(source))
     df = read_real(path, nom, "text", "code", stats=stats, prefix="real_extra", headings=True)
     keys = df["text"].map(dedup_key)
     drop = np.zeros(len(df), bool)

@@ -108,7 +108,7 @@ def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.Da
         return []
     # Keys added later may be absent from older run folders (their configs are re-read).
     check_keys(rcfg, REAL_KEYS - {k for k in ("repeat", "train_share", "extra") if k not in rcfg}, "data.real")
-    from bacuda_research.hs.realdesc import PACKAGED, PACKAGED_EXTRA, read_extra, read_real, split_real, train_share
+    from bacuda_research.hs.realdesc import PACKAGED, extra_path, read_extra, read_real, split_real, train_share
 
     path = PACKAGED if rcfg.path == "packaged" else Path(rcfg.path)
     real = read_real(path, nom, rcfg.text, rcfg.code, rcfg.lang, stats=stats)
@@ -118,13 +118,13 @@ def add_real(rcfg: DictConfig | None, nom: Nomenclature, splits: dict[str, pd.Da
         parts["train"] = train_share(parts["train"], list(rcfg.split_fractions), share)
         stats["real_train_rows_kept_by_share"] = len(parts["train"])
     extra, files = [], [path]
+    avoid = {"real_test": parts["test"]["text"], "real_val": parts["val"]["text"],
+             "real_train": parts["train"]["text"], "val": splits["val"]["text"],
+             "test": splits["test"]["text"], "smoke_set": smoke_texts}
     for source in (rcfg.get("extra") or []) if rcfg.train else []:
-        avoid = {"real_test": parts["test"]["text"], "real_val": parts["val"]["text"],
-                 "real_train": parts["train"]["text"], "val": splits["val"]["text"],
-                 "test": splits["test"]["text"], "smoke_set": smoke_texts}
+        files.append(extra_path(str(source)))
         got: dict[str, int] = {}
-        extra.append(read_extra(str(source), nom, avoid, got))
-        files.append(PACKAGED_EXTRA.get(str(source), Path(str(source))))
+        extra.append(read_extra(files[-1], nom, avoid, got))
         for k, v in got.items():
             stats[k] = stats.get(k, 0) + v
     if rcfg.train:

@@ -64,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     has_bench = bool(cfg.data.benchmark) and Path(cfg.data.benchmark).is_file()
     bench = load_benchmark(cfg.data.benchmark, nom) if has_bench else None
     sets = {k: splits[k] for k in ("val", "test", "real") if k in splits} | ({"bench": bench} if bench is not None else {})
-    real_val = real_rows(splits["val"])
-    if real_val.any():  # the real goods descriptions among the validation rows, on their own (``val_real/...``)
-        sets["val_real"] = splits["val"][real_val].reset_index(drop=True)
+    real_val = real_rows(splits["val"])  # the real goods descriptions among the validation rows (``val_real/...``)
     # A frozen pretrained encoder's vectors come from the run's cache; a trained one's are recomputed.
     frozen = bool(cfg.model.encoder) and int(cfg.model.trainable_layers) == 0
     cache = {"cache_dir": cfg.get("cache_dir"), "cache_id": str(resolve_encoder_path(cfg.model.encoder))} if frozen else {}
@@ -80,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                                   for s in range(0, len(df), 512)]) for k, df in sets.items()}
 
     def accuracies(probs: dict[str, torch.Tensor]) -> dict[str, float]:
-        return {key: round(v, 5) for k, df in sets.items() for key, v in evaluate(probs[k], df, nom, k).items()
-                if "acc@" in key}
+        scored = [(probs[k], df, k) for k, df in sets.items()]
+        if real_val.any():  # a slice of the val scores, not scored again
+            scored.append((probs["val"][torch.from_numpy(real_val)], sets["val"][real_val], "val_real"))
+        return {key: round(v, 5) for p, df, k in scored for key, v in evaluate(p, df, nom, k).items() if "acc@" in key}
 
     mixture = None
     if args.mixture_rows:

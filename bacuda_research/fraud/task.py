@@ -121,7 +121,7 @@ def evaluate_fraud(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
 
     from bacuda_research.core.io import sha256_file
     from bacuda_research.core.report import build_report, write_report
-    from bacuda_research.core.runtime import seed_everything, set_threads
+    from bacuda_research.core.runtime import git_sha, seed_everything, set_threads
     from bacuda_research.core.task import print_metrics
     from bacuda_research.declarations.declared import DeclaredSchema
     from bacuda_research.declarations.schema import load_declarations
@@ -131,6 +131,7 @@ def evaluate_fraud(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     from bacuda_research.fraud.predictor import DATEPredictor
 
     t0 = time.perf_counter()
+    git_at_start = git_sha()  # as bacuda-train's run(): the code that scores, not the code at the end
     run_dir = Path(run_dir)
     refuse_existing_run(run_dir, cfg.model_path)
     threads = set_threads(cfg.get("threads"))
@@ -164,7 +165,7 @@ def evaluate_fraud(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         write_table(scored, run_dir / cfg.predictions_file)
     report = build_report(config=OmegaConf.to_container(cfg, resolve=True), metrics=metrics, seed=int(cfg.seed),
                           data_sha256=data_sha, wall_time_s=time.perf_counter() - t0, threads=threads,
-                          extra={"model_path": str(cfg.model_path)})
+                          extra={"model_path": str(cfg.model_path)}, git_at_start=git_at_start)
     write_report(run_dir, report)
     print_metrics(metrics, title=f"{Path(str(cfg.model_path)).name} on {cfg.data.name} ({cfg.split})")
     return report
